@@ -1,0 +1,1 @@
+"""Orchestration: sources -> parsers -> dedup -> storage, as Prefect flows and the `newsdedup` CLI."""

@@ -1,0 +1,1 @@
+"""Pure functions from raw bytes plus metadata to typed news records (no I/O, no database)."""
