@@ -1,0 +1,280 @@
+"""Versioned schema migrations of the newsdedup store, each applied in one transaction.
+
+A migration is a numbered, named list of SQL statements. ``apply_migrations`` runs every
+migration newer than the store's version, each inside ONE transaction together with its row
+in ``schema_migrations`` (DuckDB DDL is transactional), so a failure leaves the previous
+version intact. Rules: never edit a released migration, add a new one; add columns at the
+end of a table, never reorder; ``COMMENT ON`` every new table, column and view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from storage.transaction import transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change: ``version`` (1, 2, ...), a short ``name``, and its SQL statements."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def _quote(text: str) -> str:
+    """SQL string literal (COMMENT ON does not take parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _table(name: str, comment: str, columns: list[tuple[str, str, str]], constraints: str = "") -> list[str]:
+    """CREATE TABLE plus COMMENT ON for the table and every column (keeps the two in step)."""
+    body = ",\n    ".join(f"{col} {sql_type}" for col, sql_type, _ in columns)
+    if constraints:
+        body += ",\n    " + constraints
+    statements = [f"CREATE TABLE {name} (\n    {body}\n)", f"COMMENT ON TABLE {name} IS {_quote(comment)}"]
+    statements += [f"COMMENT ON COLUMN {name}.{col} IS {_quote(text)}" for col, _, text in columns]
+    return statements
+
+
+_V1: list[str] = []
+_V1 += _table(
+    "schema_migrations",
+    "Applied schema migrations, one row each, written in the migration's own transaction.",
+    [
+        ("version", "INTEGER PRIMARY KEY", "Migration number, increasing from 1."),
+        ("name", "VARCHAR NOT NULL", "Short name of the migration."),
+        ("applied_at", "TIMESTAMPTZ NOT NULL DEFAULT current_timestamp", "When the migration was applied."),
+    ],
+)
+_V1 += _table(
+    "dedup_config",
+    "The pinned MinHash settings the stored signatures were built with; signatures made "
+    "with other settings cannot be compared, so a run asking for different ones is refused.",
+    [
+        ("key", "VARCHAR PRIMARY KEY", "Which config ('minhash')."),
+        ("settings", "JSON NOT NULL", "num_perm, shingle_size, seed, scheme, bands, rows, hash, threshold as a JSON object."),
+        ("created_at", "TIMESTAMPTZ NOT NULL DEFAULT current_timestamp", "When the config was first stored."),
+    ],
+)
+_V1 += _table(
+    "ingest_runs",
+    "One row per ingest run: what it read and what it did (counts), written at start and finish.",
+    [
+        ("run_id", "VARCHAR PRIMARY KEY", "Run identifier; every row written by the run carries it."),
+        ("started_at", "TIMESTAMPTZ NOT NULL", "When the run started."),
+        ("finished_at", "TIMESTAMPTZ", "When the run finished; NULL while running or after a crash."),
+        ("status", "VARCHAR NOT NULL CHECK (status IN ('running', 'ok', 'partial', 'failed'))",
+         "running | ok | partial (some inputs rejected or some batches failed) | failed."),
+        ("source", "VARCHAR", "Source name given to the run."),
+        ("paths", "VARCHAR[]", "Input paths/URLs the run was asked to read."),
+        ("threshold", "DOUBLE", "Jaccard threshold used for near-duplicate links in this run."),
+        ("n_read", "BIGINT", "Inputs read."),
+        ("n_new", "BIGINT", "Articles newly stored."),
+        ("n_already_stored", "BIGINT", "Inputs skipped because the same article_id was already stored."),
+        ("n_exact_dups", "BIGINT", "New articles linked as exact duplicates (same text_hash)."),
+        ("n_near_dups", "BIGINT", "New articles linked as near duplicates (verified Jaccard >= threshold)."),
+        ("n_rejected", "BIGINT", "Inputs rejected (see rejected_inputs)."),
+        ("n_clusters_merged", "BIGINT", "Story clusters absorbed into another cluster."),
+        ("seconds", "DOUBLE", "Wall-clock duration of the run."),
+        ("version", "VARCHAR", "newsdedup version that ran."),
+    ],
+)
+_V1 += _table(
+    "articles",
+    "Every stored article (duplicates included), cleaned, with its story cluster.",
+    [
+        ("article_id", "VARCHAR PRIMARY KEY", "First 16 hex of sha256(source NUL source_uri NUL content_hash)."),
+        ("seq", "BIGINT NOT NULL UNIQUE", "Ingestion order, increasing, deterministic for a given input order."),
+        ("source", "VARCHAR NOT NULL", "Source name (outlet, feed or dump)."),
+        ("source_uri", "VARCHAR NOT NULL", "Identity inside the source: relative path, archive!member, file.jsonl#L12 or URL."),
+        ("url", "VARCHAR", "Article URL when known."),
+        ("title", "VARCHAR", "Headline."),
+        ("dateline", "VARCHAR", "Dateline (e.g. 'GAZA CITY, March 3 (Reuters)'), if any."),
+        ("byline", "VARCHAR", "Byline, if any."),
+        ("published_at", "TIMESTAMPTZ", "Publication time when known (UTC)."),
+        ("body", "VARCHAR NOT NULL", "Cleaned body text, paragraphs separated by a blank line."),
+        ("word_count", "INTEGER", "Words in the cleaned body."),
+        ("content_hash", "VARCHAR NOT NULL", "sha256 hex of the raw input bytes."),
+        ("text_hash", "VARCHAR NOT NULL", "First 16 hex of sha256 of the folded body: the exact-duplicate key."),
+        ("cluster_id", "VARCHAR NOT NULL", "Story cluster: article_id of the cluster's lowest-seq (founding) article."),
+        ("is_canonical", "BOOLEAN NOT NULL DEFAULT false",
+         "True for exactly one article per cluster: earliest published_at (NULLs last), then lowest seq."),
+        ("ingested_at", "TIMESTAMPTZ NOT NULL", "When the article was stored."),
+        ("run_id", "VARCHAR", "Run that stored the article."),
+    ],
+)
+_V1 += _table(
+    "removed_lines",
+    "Lines the cleaner took out of an article body, with the rule that took each.",
+    [
+        ("article_id", "VARCHAR NOT NULL", "Article the line was removed from."),
+        ("position", "INTEGER", "Line position in the raw article."),
+        ("line", "VARCHAR NOT NULL", "The removed text."),
+        ("rule", "VARCHAR NOT NULL", "Name of the cleaning rule (or 'learned_boilerplate')."),
+        ("evidence", "INTEGER", "For learned boilerplate: number of stories of the source carrying the line."),
+    ],
+)
+_V1 += _table(
+    "duplicate_links",
+    "One row per duplicate article: the stored article it was linked to and how.",
+    [
+        ("article_id", "VARCHAR PRIMARY KEY", "The duplicate article."),
+        ("duplicate_of", "VARCHAR NOT NULL", "The article it duplicates."),
+        ("kind", "VARCHAR NOT NULL CHECK (kind IN ('exact', 'near'))", "exact (same text_hash) | near (MinHash candidate, verified Jaccard)."),
+        ("similarity", "DOUBLE", "Verified Jaccard similarity of the shingle sets (1.0 for exact)."),
+        ("run_id", "VARCHAR", "Run that made the link."),
+    ],
+)
+_V1 += _table(
+    "minhash_signatures",
+    "MinHash signature of each article (settings in dedup_config).",
+    [
+        ("article_id", "VARCHAR PRIMARY KEY", "The article."),
+        ("signature", "BLOB NOT NULL", "num_perm little-endian uint32 values (numpy '<u4' bytes)."),
+    ],
+)
+_V1 += _table(
+    "lsh_bands",
+    "LSH index: one row per article per band; articles sharing a band_key are near-duplicate "
+    "candidates. No primary key on purpose (ART upkeep on ~32 rows per article); rows are "
+    "written once, with their article, in the same transaction.",
+    [
+        ("band_key", "BIGINT NOT NULL", "Hash combining the band number and that band's signature values."),
+        ("article_id", "VARCHAR NOT NULL", "The article."),
+    ],
+)
+_V1 += _table(
+    "rejected_inputs",
+    "Inputs that did not become articles, with the reason; each (source, source_uri, "
+    "content_hash, reason) is recorded once.",
+    [
+        ("source", "VARCHAR NOT NULL", "Source name."),
+        ("source_uri", "VARCHAR NOT NULL", "Identity inside the source."),
+        ("content_hash", "VARCHAR", "sha256 hex of the raw bytes when they could be read."),
+        ("reason", "VARCHAR NOT NULL", "Stable code: empty, binary, undecodable, too_large, no_body, malformed_jsonl, unsafe_member, bad_archive, unreadable."),
+        ("detail", "VARCHAR", "Sentence for humans."),
+        ("run_id", "VARCHAR", "Run that first rejected it."),
+        ("rejected_at", "TIMESTAMPTZ NOT NULL DEFAULT current_timestamp", "When it was first rejected."),
+    ],
+)
+_V1 += _table(
+    "source_boilerplate",
+    "Per-source counts of short lines across stories: the evidence for learned boilerplate.",
+    [
+        ("source", "VARCHAR NOT NULL", "Source name."),
+        ("line_key", "BIGINT NOT NULL", "Hash of the folded line."),
+        ("line", "VARCHAR NOT NULL", "The line as first seen."),
+        ("n_stories", "INTEGER NOT NULL", "Number of stored stories of the source carrying the line."),
+        ("first_run_id", "VARCHAR", "Run that first saw the line."),
+    ],
+    "PRIMARY KEY (source, line_key)",
+)
+_V1 += _table(
+    "cluster_merges",
+    "Story clusters absorbed into another when a new article linked both.",
+    [
+        ("absorbed_cluster_id", "VARCHAR NOT NULL", "Cluster that disappeared (its articles moved)."),
+        ("into_cluster_id", "VARCHAR NOT NULL", "Cluster that received them (lower-seq founder)."),
+        ("run_id", "VARCHAR", "Run that merged them."),
+        ("merged_at", "TIMESTAMPTZ NOT NULL DEFAULT current_timestamp", "When."),
+    ],
+)
+_V1 += [
+    """CREATE VIEW stories AS
+SELECT
+    a.cluster_id,
+    max(a.title) FILTER (WHERE a.is_canonical) AS title,
+    max(a.article_id) FILTER (WHERE a.is_canonical) AS canonical_article_id,
+    count(*) AS size,
+    count(DISTINCT a.source) AS n_sources,
+    list_sort(list(DISTINCT a.source)) AS sources,
+    min(a.ingested_at) AS first_seen,
+    max(a.ingested_at) AS last_seen,
+    min(a.published_at) AS first_published,
+    max(a.published_at) AS last_published
+FROM articles AS a
+GROUP BY a.cluster_id""",
+    "COMMENT ON VIEW stories IS 'One row per story cluster, summarised from articles.'",
+]
+_V1 += [
+    f"COMMENT ON COLUMN stories.{col} IS {_quote(text)}"
+    for col, text in [
+        ("cluster_id", "Story cluster id (article_id of its founding article)."),
+        ("title", "Title of the cluster's canonical article."),
+        ("canonical_article_id", "The canonical article (earliest published, then lowest seq)."),
+        ("size", "Number of articles in the cluster."),
+        ("n_sources", "Number of distinct sources."),
+        ("sources", "Sorted list of the sources."),
+        ("first_seen", "Earliest ingested_at."),
+        ("last_seen", "Latest ingested_at."),
+        ("first_published", "Earliest published_at."),
+        ("last_published", "Latest published_at."),
+    ]
+]
+
+_V2 = [
+    "ALTER TABLE ingest_runs ADD COLUMN error VARCHAR",
+    "COMMENT ON COLUMN ingest_runs.error IS 'Why the run failed or was partial (first error), NULL if ok.'",
+]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial_schema", tuple(_V1)),
+    Migration(2, "ingest_runs_error", tuple(_V2)),
+)
+
+
+def latest_version() -> int:
+    """Return the version of the newest migration this code knows."""
+    return MIGRATIONS[-1].version
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Return the store's schema version (0 for an empty database).
+
+    Args:
+        con: open connection.
+
+    Returns:
+        The highest applied migration version, 0 when ``schema_migrations`` does not exist.
+    """
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' "
+        "AND database_name = current_database()"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None = None) -> list[int]:
+    """Apply every pending migration up to ``target_version``, each in its own transaction.
+
+    Args:
+        con: read-write connection, no transaction in progress.
+        target_version: stop after this version (default: the latest). Tests use it to
+            build an old-version store.
+
+    Returns:
+        The versions applied by this call (empty when already up to date).
+
+    Raises:
+        duckdb.Error: a migration failed; it was rolled back and later ones not attempted.
+    """
+    target = latest_version() if target_version is None else target_version
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version > target or migration.version <= schema_version(con):
+            continue
+        with transaction(con):
+            for statement in migration.statements:
+                con.execute(statement).fetchall()
+            con.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, current_timestamp)",
+                [migration.version, migration.name],
+            ).fetchall()
+        applied.append(migration.version)
+    return applied
