@@ -1,0 +1,226 @@
+"""Strip boilerplate lines from an article body; every removal names its rule.
+
+``strip_boilerplate`` applies, in order:
+
+1. the regex rules of the source's ``RuleSet`` (``parsers.rules``), whole-line matches;
+2. ``byline``: ``By Jane Doe``-style lines (``parsers.byline``);
+3. ``date_stamp``: a line that is only a date/time stamp, optionally with a
+   short name beside it (``Reuters November 18, 2019 11:03 PM``,
+   ``Chris Davies - Nov 19, 2019, 10:31 pm CST``);
+4. ``duplicate_line``: the second and later copies of a line (gallery
+   captions and share bars repeat; article paragraphs do not);
+5. ``edge_nonprose_head`` / ``edge_nonprose_tail``: short non-sentence lines
+   before the first or after the last prose line of the body (section labels,
+   author names, related-story headlines, navigation). The body proper is the
+   span between the first and the last prose line; short lines inside it
+   (sub-headings, list items) stay. When a long run of non-prose lines splits
+   the text, prose blocks after it that are much smaller than the main block
+   are page furniture too (``edge_minor_block``: teasers of other stories,
+   reader comments).
+
+Structural rules can be disabled per source like regex rules (``disable = [...]``).
+``clean(text)`` is the entry point of the shared cleaning scorer (window mode:
+headline line, then dump lines; returns the body text).
+"""
+
+from __future__ import annotations
+
+import re
+
+from parsers.article import RemovedLine
+from parsers.byline import byline_of
+from parsers.normalize import fold_for_matching, normalize_line
+from parsers.rules import CompiledRules, RuleSet
+
+# A prose line: a sentence or paragraph rather than a label, name or headline.
+PROSE_MIN_WORDS = 6  # with sentence-final punctuation
+PROSE_ANY_WORDS = 16  # without it
+PROSE_MIN_CHARS_UNSPACED = 60  # CJK and other scripts without spaces
+_SENTENCE_END = re.compile(r"""[.!?…:;。！？]["'”’»)\]]*$""")
+# A run of this many consecutive non-prose lines separates prose blocks.
+BLOCK_GAP = 4
+# A block after (or before) such a gap is kept if it has at least this share of
+# the main block's words.
+BLOCK_KEEP_SHARE = 0.35
+
+_MONTHS = (
+    r"jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|"
+    r"sep(?:t(?:ember)?)?\.?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|"
+    r"janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro|"
+    r"gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|"
+    r"enero|febrero|mayo|junio|julio|septiembre|octubre|noviembre|diciembre|maret|mei|agustus|desember"
+)
+_WEEKDAYS = (
+    r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|"
+    r"segunda(?:-feira)?|terça(?:-feira)?|quarta(?:-feira)?|quinta(?:-feira)?|sexta(?:-feira)?|sábado|domingo"
+)
+_STRONG_DATE = re.compile(
+    rf"\b(?:{_MONTHS})\.?\s*\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:de\s+)?(?:{_MONTHS})\b|"
+    r"\b\d{1,2}:\d{2}\b|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?)\s+ago\b",
+    re.IGNORECASE,
+)
+_DATE_PIECE = re.compile(
+    rf"\b(?:{_MONTHS})\b\.?|\b(?:{_WEEKDAYS})\b\.?|\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*(?:[ap]\.?m\.?)?|"
+    r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d+(?:st|nd|rd|th|am|pm)?\b|"
+    r"\b(?:[ap]\.?m\.?|et|est|edt|cst|cdt|mst|mdt|pst|pdt|gmt|utc|bst|cet|cest|ist|hrs|at|on|the|of|de|às|as|"
+    r"alle|um|le|el|by|updated|published|posted|min|mins|minutes?|hours?|days?|ago|read|"
+    r"local time|time)\b\.?|[,/|•·;:()\[\]–—-]+",
+    re.IGNORECASE,
+)
+
+
+def is_prose(line: str, n_words: int | None = None) -> bool:
+    """Whether a line reads as article prose (a sentence or paragraph).
+
+    Args:
+        line: a normalised line.
+        n_words: its word count if already known.
+
+    Returns:
+        True for lines of >= 16 words, lines of >= 6 words ending a sentence,
+        and long lines in scripts written without spaces.
+    """
+    if n_words is None:
+        n_words = len(line.split())
+    if n_words >= PROSE_ANY_WORDS:
+        return True
+    if n_words >= PROSE_MIN_WORDS and _SENTENCE_END.search(line):
+        return True
+    return n_words < PROSE_MIN_WORDS and len(line) >= PROSE_MIN_CHARS_UNSPACED and not line.isascii()
+
+
+def is_date_stamp(line: str, n_words: int | None = None) -> bool:
+    """Whether a line is only a date/time stamp, maybe with up to three capitalised
+    name words (an author or outlet) beside it.
+
+    Args:
+        line: a normalised line.
+        n_words: its word count if already known.
+    """
+    if n_words is None:
+        n_words = len(line.split())
+    if n_words > 16 or not _STRONG_DATE.search(line):
+        return False
+    rest = _DATE_PIECE.sub(" ", line).split()
+    return len(rest) <= 3 and all(w[:1].isupper() or w[:1] == "@" for w in rest)
+
+
+def strip_boilerplate(
+    lines: list[str], rules: RuleSet | CompiledRules, source: str | None = None
+) -> tuple[list[str], list[RemovedLine]]:
+    """Remove boilerplate lines from an article body.
+
+    Args:
+        lines: the body lines (normalised, non-empty; the headline excluded).
+        rules: a ``RuleSet`` (its rules for ``source`` are used) or rules
+            already compiled for one source.
+        source: the source name, for per-source extra/disabled rules.
+
+    Returns:
+        ``(kept, removed)``: the kept lines in order, and one ``RemovedLine`` per
+        removed line with the name of the rule that removed it and its index in
+        ``lines``, in order of position.
+    """
+    compiled = rules.for_source(source) if isinstance(rules, RuleSet) else rules
+    n = len(lines)
+    reason: list[str | None] = [None] * n
+    n_words = [len(line.split()) for line in lines]
+    check_byline = compiled.enabled("byline")
+    check_date = compiled.enabled("date_stamp")
+    seen: set[str] = set()
+
+    for i, line in enumerate(lines):
+        rule = compiled.match(line, i, n, n_words[i])
+        if rule is not None:
+            reason[i] = rule.name
+        elif check_byline and n_words[i] <= 16 and byline_of(line) is not None:
+            reason[i] = "byline"
+        elif check_date and n_words[i] <= 16 and is_date_stamp(line, n_words[i]):
+            reason[i] = "date_stamp"
+        if compiled.enabled("duplicate_line"):
+            key = fold_for_matching(line)
+            if key in seen and reason[i] is None:
+                reason[i] = "duplicate_line"
+            seen.add(key)
+
+    _trim_edges(lines, n_words, reason, compiled)
+    kept = [line for line, why in zip(lines, reason) if why is None]
+    removed = [RemovedLine(text=line, rule=why, position=i) for i, (line, why) in enumerate(zip(lines, reason)) if why]
+    return kept, removed
+
+
+def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], compiled: CompiledRules) -> None:
+    """Mark non-prose lines outside the main prose span (rules ``edge_nonprose_*``)."""
+    alive = [i for i, why in enumerate(reason) if why is None]
+    prose = {i for i in alive if is_prose(lines[i], n_words[i])}
+    if not prose:
+        return  # nothing reads as prose: a very short item; keep it whole
+
+    # Prose blocks: maximal runs of alive lines without BLOCK_GAP consecutive non-prose lines.
+    blocks: list[list[int]] = []
+    current: list[int] = []
+    gap = 0
+    for i in alive:
+        if i in prose:
+            if current and gap >= BLOCK_GAP:
+                blocks.append(current)
+                current = []
+            current.append(i)
+            gap = 0
+        elif current:
+            current.append(i)
+            gap += 1
+        # non-prose lines before the first prose line belong to no block
+    if current:
+        blocks.append(current)
+
+    def words(block: list[int]) -> int:
+        return sum(n_words[i] for i in block if i in prose)
+
+    main = max(range(len(blocks)), key=lambda b: words(blocks[b]))
+    threshold = BLOCK_KEEP_SHARE * words(blocks[main])
+    keep = [b for b in range(len(blocks)) if b == main or words(blocks[b]) >= threshold]
+    lo, hi = blocks[min(keep)][0], max(i for i in blocks[max(keep)] if i in prose)
+
+    in_kept_block = set()
+    for b in keep:
+        in_kept_block.update(blocks[b])
+    head_on, tail_on = compiled.enabled("edge_nonprose_head"), compiled.enabled("edge_nonprose_tail")
+    minor_on = compiled.enabled("edge_minor_block")
+    for i in alive:
+        if i in prose:
+            if i not in in_kept_block and minor_on:
+                reason[i] = "edge_minor_block"
+        elif i < lo:
+            if head_on:
+                reason[i] = "edge_nonprose_head"
+        elif i > hi or i not in in_kept_block:
+            if tail_on:
+                reason[i] = "edge_nonprose_tail"
+
+
+_DEFAULT_RULESET: RuleSet | None = None
+
+
+def clean(text: str) -> str:
+    """Clean one scraped article for the shared cleaning scorer.
+
+    Args:
+        text: the headline line, then the dump lines (blank lines between them).
+
+    Returns:
+        The body text: kept lines joined by blank lines, headline excluded.
+    """
+    global _DEFAULT_RULESET  # compiled once per process; RuleSet is immutable data
+    if _DEFAULT_RULESET is None:
+        _DEFAULT_RULESET = RuleSet()
+    lines = [ln for ln in (normalize_line(x) for x in text.splitlines()) if ln]
+    body = lines[1:] if len(lines) > 1 else lines
+    kept, _removed = strip_boilerplate(body, _DEFAULT_RULESET)
+    return "\n\n".join(kept)
+
+
+if __name__ == "__main__":  # `python -m parsers.clean < dump.txt` for the --cmd scorer mode
+    import sys
+
+    sys.stdout.write(clean(sys.stdin.read()) + "\n")

@@ -1,0 +1,582 @@
+"""Boilerplate cleaning rules as data: ``CleaningRule`` entries, ``DEFAULT_RULES``, ``RuleSet``.
+
+A rule is a name, a kind, a regular expression and a scope. The expression must
+match the WHOLE line (``re.fullmatch``, case-insensitive by default), so a line
+that is only ``Abid Katib/Getty Images`` goes while a sentence that merely
+mentions Getty Images, comments or a newsletter inside real prose stays.
+
+Lines are matched in a typography-folded form (``match_form``): curly quotes
+and apostrophes become ``'`` / ``"``, en/em dashes and minus become ``-``. Write
+patterns with straight ASCII punctuation; they then match both typographies.
+
+Scopes: ``line`` (any body line), ``head`` (only among the first ``window``
+lines of the body), ``tail`` (only among the last ``window`` lines).
+
+Rule names start with their kind (``photo_credit_agency_slash``), so a stored
+``RemovedLine.rule`` tells both what fired and what kind of boilerplate it was.
+Besides these regex rules, ``parsers.clean`` applies a few structural rules
+(``STRUCTURAL_RULES`` below); they can be disabled per source like any other.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = frozenset(
+    {
+        "photo_credit",
+        "caption",
+        "gallery",
+        "comment_footer",
+        "promo",
+        "newsletter",
+        "social",
+        "share",
+        "related",
+        "navigation",
+        "advertisement",
+        "copyright",
+        "legal",
+        "byline_meta",
+        "date_stamp",
+        "other",
+    }
+)
+SCOPES = frozenset({"line", "head", "tail"})
+DEFAULT_WINDOW = 8
+
+# Structural rules applied by parsers.clean (not regexes); names are reserved.
+STRUCTURAL_RULES: Mapping[str, str] = {
+    "byline": "byline_meta",
+    "date_stamp": "date_stamp",
+    "duplicate_line": "other",
+    "edge_nonprose_head": "other",
+    "edge_nonprose_tail": "other",
+    "edge_minor_block": "other",
+}
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+        "\u00a0": " ", "\u2026": "...",
+    }
+)
+
+
+def match_form(line: str) -> str:
+    """The typography-folded form of a line that rule patterns are matched against."""
+    return line if line.isascii() else line.translate(_TYPOGRAPHY)
+
+
+@dataclass(frozen=True, slots=True)
+class CleaningRule:
+    """One named boilerplate rule.
+
+    Attributes:
+        name: unique rule name, recorded in ``RemovedLine.rule``; by convention it
+            starts with the kind.
+        kind: what the rule removes, one of ``KINDS``.
+        pattern: a regex that must match the whole (typography-folded) line.
+        scope: ``line``, ``head`` or ``tail``.
+        window: for ``head``/``tail``: how many lines from that edge are eligible.
+        max_words: the rule only applies to lines of at most this many words.
+        ignore_case: compile with ``re.IGNORECASE`` (default True).
+
+    Raises:
+        ValueError: (on construction) unknown kind or scope, or an invalid regex;
+            the message names the rule.
+    """
+
+    name: str
+    kind: str
+    pattern: str
+    scope: str = "line"
+    window: int = DEFAULT_WINDOW
+    max_words: int | None = None
+    ignore_case: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError(f"cleaning rule {self.name!r}: name must be a non-empty string")
+        if self.kind not in KINDS:
+            raise ValueError(f"cleaning rule {self.name!r}: unknown kind {self.kind!r} (one of {sorted(KINDS)})")
+        if self.scope not in SCOPES:
+            raise ValueError(f"cleaning rule {self.name!r}: unknown scope {self.scope!r} (one of {sorted(SCOPES)})")
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"cleaning rule {self.name!r}: invalid regex {self.pattern!r}: {exc}") from None
+
+    @property
+    def flags(self) -> int:
+        return re.IGNORECASE if self.ignore_case else 0
+
+
+# --------------------------------------------------------------------------- defaults
+
+_AGENCY = (
+    r"(?:getty(?: images)?(?: for [\w .'&-]{1,40})?|afp(?: via getty images)?|ap(?: photo| images)?|"
+    r"the associated press|associated press|reuters|epa(?:-efe)?|efe|xinhua|anadolu(?: agency)?|"
+    r"shutterstock|alamy|nurphoto|sopa images|zuma(?: press| wire)?|pa(?: images| wire| media)?|"
+    r"rex(?: features)?|rex/shutterstock|imagn|usa today(?: sports| network)?|bloomberg|pool|file|"
+    r"istock(?:photo)?|corbis|tass|sipa(?: usa)?|kyodo|yonhap|ians|pti|ani|wenn|wireimage|filmmagic|"
+    r"dpa|picture alliance|abaca(?:press)?|belga|ansa|lusa|ap file|reuters file|"
+    r"[\w .'&-]{1,40} via getty images|[\w .'&-]{1,40} for the [\w .'&-]{1,40})"
+)
+_SOCIAL = (
+    r"facebook|twitter|x|email|e-mail|mail|whatsapp|linkedin|pinterest|reddit|print|messenger|telegram|"
+    r"copy link|copy url|copy|link|sms|tumblr|flipboard|pocket|google\+?|tweet|share|shares|comment|comments|"
+    r"save|instagram|youtube|tiktok|snapchat|vk|line|viber|more|digg|stumbleupon|evernote|gmail|"
+    r"url ?copied!?|bookmark"
+)
+_SEP = r"[\s|•·,/:;*>-]*"
+
+DEFAULT_RULES: tuple[CleaningRule, ...] = (
+    # ---- photo credits and captions
+    CleaningRule(  # Abid Katib/Getty Images, Sanjeev Verma/Hindustan Times/Getty Images
+        "photo_credit_agency_slash", "photo_credit",
+        rf"[\w .,'&()-]{{1,60}}(?:\s*/\s*[\w .,'&()-]{{1,60}}){{0,2}}\s*/\s*{_AGENCY}(?:\s*/\s*file)?\.?",
+        max_words=14,
+    ),
+    CleaningRule(  # REUTERS/Kevin Lamarque, AFP/Getty, EPA/ANDY RAIN
+        "photo_credit_agency_first", "photo_credit",
+        rf"(?:\(?(?:reuters|afp|epa(?:-efe)?|ap|xinhua|efe|anadolu|getty images)\s*/\s*[\w .,'&-]{{1,60}}"
+        rf"(?:\s*/\s*[\w .,'&-]{{1,40}})?\)?)\.?",
+        max_words=10,
+    ),
+    CleaningRule(  # (AP Photo/Evan Vucci), (Reed Saxon / Associated Press), [Reuters]
+        "photo_credit_parenthesized", "photo_credit",
+        r"[(\[](?:[^()\[\]]{1,80}/[^()\[\]]{1,80}|(?:photo|image|file|picture)[^()\[\]]{0,80}|"
+        r"[^()\[\]]{0,60}(?:photo|credit|getty images|reuters|associated press|afp)[^()\[\]]{0,40})[)\]]\.?",
+        max_words=14,
+    ),
+    CleaningRule(  # Getty Images / AFP via Getty Images / Reuters (a credit line on its own)
+        "photo_credit_agency_alone", "photo_credit",
+        rf"(?:\(?(?:photo|image|picture|foto)s?\s*(?:by\s*)?)?{_AGENCY}(?:\s*(?:photo|file|images?))?\)?\.?",
+        max_words=8,
+    ),
+    CleaningRule(  # Photo: ..., Image Credit: WeWork, Photograph: Tim Robberts/Getty Images, Credit: ...
+        "photo_credit_label", "photo_credit",
+        r"(?:(?:\w+\s+){0,2}(?:photo|photos|photograph|photographs|photography|image|images|picture|pictures|"
+        r"illustration|graphic|video|foto|fotos|imagem|fotografia|immagine|bild|photo credit|image credit|"
+        r"credit|credits|cr[ée]dito|source|fonte|fuente)|photo courtesy|courtesy)\s*(?:by\s*)?[:|©]\s*.{1,160}",
+        max_words=20,
+    ),
+    CleaningRule(  # Photo by Jane Doe on Unsplash; Photo courtesy of the family
+        "photo_credit_by", "photo_credit",
+        r"(?:photo|photos|photograph|image|picture|illustration|video)s?\s+(?:by|courtesy of|courtesy|from|via)\s+.{1,100}",
+        max_words=14,
+    ),
+    CleaningRule(  # BBC: "Image source, Getty Images", "Image copyright Reuters"
+        "photo_credit_image_source", "photo_credit",
+        r"(?:image|media|video) (?:source|copyright)\s*[,:]?\s*.{0,100}",
+        max_words=14,
+    ),
+    CleaningRule("photo_credit_file_photo", "photo_credit", r"[(\[]?(?:a |an )?(?:file|stock) (?:photo|image|picture)[)\]]?\.?"),
+    CleaningRule(  # Above: A WeWork coworking space..., Pictured: ..., Image caption ...
+        "caption_label", "caption",
+        r"(?:above|below|top|pictured|picture|main|inset|caption|image caption|photo caption|media caption|"
+        r"top image|main image|header image|featured image|in this photo|legenda)\s*[:|-]\s*.{1,400}",
+    ),
+    CleaningRule("caption_image_caption", "caption", r"(?:image|media|photo) caption\s+.{1,400}"),
+    CleaningRule(
+        "caption_toggle", "caption",
+        r"(?:(?:hide|show|toggle|close) caption|(?:enlarge|expand|zoom) (?:this )?(?:image|photo|picture)?|"
+        r"(?:view|open|launch|see|back to|return to) (?:the )?(?:photo |image )?gallery|"
+        r"(?:view|see) (?:all )?(?:\d+ )?(?:photos|images|pictures)|expand|enlarge|"
+        r"this slideshow requires javascript\.?|play video|watch video|watch:? .{0,60}\(video\))\W*",
+    ),
+    CleaningRule(  # Image 1 of 23, Image 1 of / 23, 1 / 23, Photo 3/12
+        "gallery_counter", "gallery",
+        r"(?:(?:image|photo|picture|slide|foto|imagem)\s*)?\d{1,3}\s*(?:of|/|de|di|из)\s*/?\s*\d{1,3}",
+    ),
+    # ---- comment footers and policies
+    CleaningRule(
+        "comment_footer_having_issues", "comment_footer",
+        r"please let us know if you're having (?:issues|problems|trouble) with comment(?:ing|s)\.?",
+    ),
+    CleaningRule(
+        "comment_footer_join", "comment_footer",
+        r"(?:join|start|continue|enter) the (?:discussion|conversation|debate)\W*.{0,80}|have your say\W*",
+        max_words=14,
+    ),
+    CleaningRule(  # Comments (12), 604 COMMENTS, [ 167 comments ], Comments
+        "comment_footer_count", "comment_footer",
+        r"[\[(]?\s*(?:\d+\s*)?(?:comments?|coment[áa]rios?|commenti|kommentare?|commentaires?|"
+        r"комментари[ийея]?)\s*(?:\(\d+\)|\d+)?\s*[\])]?\W*",
+    ),
+    CleaningRule(  # Leave a comment, Show comments, View Comments, Read All Comments, Top Rated Comments
+        "comment_footer_action", "comment_footer",
+        r"[\[(]?\s*(?:view|show|hide|read|see|load|post|add|leave|write|submit|open|close|top rated|"
+        r"most recent|newest|oldest|sort)(?: all| the| your| a| more| \d+)*(?: reader)? "
+        r"(?:comments?|replies|reply|responses?)(?: \(\d+\)| \d+)?\s*[\])]?\W*.{0,40}",
+        max_words=10,
+    ),
+    CleaningRule(
+        "comment_footer_other", "comment_footer",
+        r"(?:comments? (?:are|is|have been) (?:closed|disabled|moderated|turned off)|"
+        r"you must be logged in to (?:post|leave) a comment|log ?in to (?:comment|reply)|"
+        r"(?:deixe|deja|lascia|laisser?) (?:um|un|una|votre|seu|su|o seu)? ?(?:comentário|comentario|commento|commentaire).{0,40}|"
+        r"be the first to comment|no comments yet|conversation powered by .{1,40}|comments powered by .{1,40}|"
+        r"disqus|commenting (?:is|has been) (?:disabled|closed)|we welcome your comments?)\W*",
+        max_words=16,
+    ),
+    CleaningRule(  # comment-policy sentences: they read like prose, so anchor on their openings
+        "comment_footer_policy", "comment_footer",
+        r"(?:when submitting (?:content|comments?)|as you comment|before (?:commenting|you comment|posting)|"
+        r"our goal with (?:article )?comments|by (?:posting|commenting|submitting) (?:a |your )?comments?|"
+        r"comments? (?:are|is|will be) (?:moderated|reviewed|subject to)|"
+        r"(?:please )?(?:keep|be) (?:it|comments|your comments) (?:civil|respectful|clean)|"
+        r"please (?:read|review|follow|abide by) our (?:community|commenting|comment)|"
+        r"(?:aten[çc][ãa]o:? )?coment[áa]rios (?:com|que|ofensivos)).{0,600}",
+    ),
+    # ---- newsletters, subscriptions, promos
+    CleaningRule(  # Sign up for our newsletter, Subscribe, Subscribe Sign In
+        "newsletter_sign_up", "newsletter",
+        r"(?:sign ?up|subscribe|register (?:now|here|today|for free))\b"
+        r"(?:(?!\b(?:said|says|told|was|were|had|has|did)\b).){0,140}",
+        max_words=18,
+    ),
+    CleaningRule(  # Get our daily Entertainment newsletter; Want the latest news in your inbox?
+        "newsletter_get", "newsletter",
+        r"(?:get|receive|join|want|enter|don't miss|never miss|stay (?:informed|up to date))\b.{0,120}"
+        r"\b(?:newsletters?|inbox|e-?mail alerts?|e-?mail address|subscribers?|subscription)\b.{0,80}",
+        max_words=25,
+    ),
+    CleaningRule(  # Pick Six Newsletter, See All Newsletters, Our newsletters
+        "newsletter_label", "newsletter",
+        r"(?:[\w&'+-]+\s+){0,5}(?:newsletters?|e-?mail alerts?|podcasts?)\W*",
+        max_words=6,
+    ),
+    CleaningRule(
+        "newsletter_inbox", "newsletter",
+        r".{0,160}\b(?:delivered (?:straight |directly |right )?to your inbox|in your inbox|"
+        r"unsubscribe at any time|you can unsubscribe|by signing up|by subscribing|privacy notice)\b.{0,160}",
+        max_words=40,
+    ),
+    CleaningRule(  # Click here to ..., Tap here to ...
+        "promo_click_here", "promo", r"(?:click|tap|go|press) here\b.{0,200}", max_words=30,
+    ),
+    CleaningRule(  # To Read the Full Story, Support independent journalism, Already a subscriber?
+        "promo_paywall", "promo",
+        r"(?:to (?:read|continue reading) (?:the|this) (?:full|whole|rest)|(?:already a|become a) (?:subscriber|member)|"
+        r"support (?:independent|quality|our) journalism|this (?:article|story|content) is (?:for|only available to) subscribers|"
+        r"subscribers? only|log ?in|sign ?in|sign ?out|log ?out|my account|account settings|edit profile|"
+        r"continue reading(?: the main story| below)?|read (?:the )?(?:full|more of this) (?:story|article)|"
+        r"unlock (?:this|all) .{0,40}|(?:start|try) (?:your|a) free trial.{0,60}|listen (?:live|to this article|now)|"
+        r"(?:download|get) (?:our|the) (?:free )?app.{0,80}|if you buy something through .{0,200}|"
+        r"we (?:may )?(?:earn|receive) (?:a )?(?:small )?(?:commission|share) .{0,200})\W*.{0,40}",
+        max_words=40,
+    ),
+    CleaningRule(  # Follow us on Twitter; Follow The New York Times Opinion section on Facebook, ...
+        "social_follow", "social",
+        r"(?:follow|like|find|connect with|join) (?:us|@\w+|[\w .&'@-]{1,60}?) on (?:facebook|twitter|instagram|linkedin|"
+        r"youtube|tiktok|x|social media|google news|flipboard|telegram|whatsapp|threads|bluesky)\b.{0,160}",
+        max_words=30,
+    ),
+    CleaningRule(  # a bare handle or "Natasha Turak@NatashaTurak", "Catherine Shu @catherineshu / 2 days"
+        "social_handle", "social", r"(?:[\w.' -]{0,40}\s*)?@\w{2,30}(?:\s*[/|•-]\s*[\w ]{0,20})?", max_words=6,
+    ),
+    CleaningRule(
+        "social_email_address", "social", r"(?:e-?mail(?: the author| me)?:?\s*)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+\.?",
+    ),
+    CleaningRule(  # Facebook Twitter Email; Share to LinkedInLinkedInShare to FacebookFacebook...
+        "share_bar", "share", rf"(?:(?:share (?:on|to|via|with) )?(?:{_SOCIAL}){_SEP})+", max_words=24,
+    ),
+    CleaningRule(  # Share this article, Share this:, Show more sharing options, Sharing is caring!
+        "share_this", "share",
+        r"(?:share (?:this|the|on|via|to|with|your|close|article|story|page|post)|(?:show |close |more |extra )*sharing(?: options| buttons| is caring)?|"
+        r"addthis sharing buttons|shares?|email this(?: article| story| page)?|print this(?: article| story| page)?|"
+        r"e-?mail to a friend|send to a friend|copy (?:link|url)(?: url)?(?:copied)?!?|get short url|link copied!?|"
+        r"share this (?:article|story)? ?on \w+)\W*.{0,60}",
+        max_words=10,
+    ),
+    CleaningRule(  # Read more: ..., READ MORE, Related: ..., See also: ...
+        "related_read_more", "related",
+        r"(?:read more|read also|also read|more reading|see also|related|related content|related reading|"
+        r"recommended(?: reading)?|watch|listen|more|also|leia (?:mais|também)|veja (?:mais|também)|leggi anche|"
+        r"читайте также|lire aussi)\s*[:>»›|]\s*.{0,200}",
+        max_words=30,
+    ),
+    CleaningRule(  # section labels of related-link blocks and page furniture
+        "related_label", "related",
+        r"(?:related(?: articles?| stories| news| posts?| content| topics| tags| links| coverage| videos?| items)?|"
+        r"more (?:from|on|in|about|news|stories|articles|world|like this|to explore|great [\w ]{1,20} stories)(?: [\w.'&-]{1,30}){0,3}|"
+        r"you (?:may|might) (?:also )?(?:like|be interested in|enjoy)(?:\.\.\.)?|"
+        r"most (?:popular|read|viewed|shared|emailed|discussed|commented|watched)(?: videos| stories| articles| news| now)?|"
+        r"trending(?: now| news| stories| topics)?|top stories|latest(?: news| stories| videos| headlines)?|"
+        r"recommended(?: for you| stories| articles| videos)?|what to read next|up next|editor'?s'? picks|"
+        r"don'?t miss|must read|also on [\w.]{1,30}|see all(?: \w+){0,3}|see more(?: \w+){0,3}|more stories|"
+        r"in (?:other|case you missed|this) (?:news|it|story)|elsewhere on [\w. ]{1,30}|from around the web|"
+        r"artigos relacionados|notícias relacionadas|leia também|veja também|articoli correlati|"
+        r"ti potrebbe interessare|tags?|topics?|filed under|categories|category|key points|"
+        r"previous(?: article| post| story)?|next(?: article| post| story)?|previous next|"
+        r"back to top|skip to (?:main )?content|open navigation menu|site index|site map|sitemap|"
+        r"breaking news|fact check|digital originals|home)\s*[:.!]?\s*",
+    ),
+    CleaningRule(  # Related Tags: ..., Topics: ..., Tags: ...
+        "related_tags", "related", r"(?:related )?(?:tags|topics|filed under|categories)\s*[:|]\s*.{0,200}", max_words=25,
+    ),
+    CleaningRule(
+        "advertisement_label", "advertisement",
+        r"(?:advertisement|advertising|advert|sponsored(?: content| links?| stories| post)?|ad|ads|"
+        r"ads by \w+|promoted(?: content| stories| links?)?|paid (?:content|post|partner content)|"
+        r"(?:story|article) continues (?:below|after)(?: (?:this )?advertisement| ad)?|"
+        r"continue reading below|scroll (?:down )?to continue(?: with content| reading)?|"
+        r"publicidade|pubblicità|publicidad|anúncio|реклама|advertise(?: with us| on [\w.]{1,30})?)\W*",
+    ),
+    # ---- copyright and legal
+    CleaningRule(  # (c) 2024 Reuters, Copyright 2024 The Associated Press. All rights reserved.
+        "copyright_notice", "copyright", r"(?:©|\(c\)|copyright\b|\u2117).{0,200}", max_words=30,
+    ),
+    CleaningRule("copyright_all_rights", "copyright", r".{0,160}\ball rights reserved\b.{0,160}", max_words=30),
+    CleaningRule(
+        "copyright_may_not_be_published", "copyright",
+        r".{0,120}this material may not be published, broadcast, rewritten,? or redistributed.{0,120}",
+    ),
+    CleaningRule(  # Registration on or use of this site constitutes acceptance of our User Agreement...
+        "legal_terms", "legal",
+        r"(?:(?:registration on|use of) (?:or use of )?this (?:site|website)|by using this (?:site|website)|"
+        r"we use cookies|this (?:site|website) uses cookies|"
+        r"(?:privacy(?: policy| notice| settings)?|terms(?: of (?:use|service|sale))?|terms (?:and|&) conditions|"
+        r"cookie(?:s| policy| settings| preferences)?|contact(?: us)?|about(?: us)?|dmca|careers|help|faq|"
+        r"accessibility|rss|ad ?choices|do not sell my (?:personal )?info(?:rmation)?|"
+        r"affiliate and ftc disclosure|mobile version|feedback|corrections|subscriptions?|archives?)"
+        r"(?:\s*[|/•·,]\s*(?:[\w&' -]{1,40}))*)\W*.{0,200}",
+        max_words=40,
+    ),
+    # ---- wire-story furniture around the body
+    CleaningRule(  # (Reporting by ...; Editing by ...), Additional reporting by ...
+        "byline_meta_reporting", "byline_meta",
+        r"[(\[]?(?:additional )?(?:reporting|writing|editing|compiled|produced|research|graphics?) by .{1,300}",
+        max_words=50,
+    ),
+    CleaningRule(  # Updated 1:39 am EST, Wednesday, November 20, 2019; Posted: 18 Nov 2019 8:11 pm
+        "byline_meta_published", "byline_meta",
+        r"(?:first |last )?(?:published|updated|posted|modified|created|publicado|atualizado|actualizado|"
+        r"pubblicato|aggiornato|publié|mis à jour|опубликовано|обновлено)(?: on| at| in| em| el| il)?\s*[:|-]?\s*"
+        r"(?=.*\d).{0,120}",
+        max_words=18,
+    ),
+    CleaningRule(  # 2 min read, 13 hours ago, Tempo de leitura: 1 minuto
+        "byline_meta_read_time", "byline_meta",
+        r"(?:\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?)\s*(?:read|ago)|"
+        r"(?:reading time|tempo de leitura|tempo di lettura)\s*:?\s*.{0,30}|(?:an?|one) (?:hour|minute|day) ago)\W*",
+    ),
+)
+
+
+# --------------------------------------------------------------------------- rule sets
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRules:
+    """Per-source adjustments: extra rules and names of rules switched off."""
+
+    rules: tuple[CleaningRule, ...] = ()
+    disable: frozenset[str] = frozenset()
+
+
+class CompiledRules:
+    """The effective rules for one source, compiled once.
+
+    Patterns of the same scope are joined into one alternation of named groups
+    (``(?P<r3>...)``) so a line costs one regex call per scope; ``lastgroup``
+    says which rule fired. Only plain ``re.Pattern`` objects and tuples are
+    held, so the object pickles to worker processes (patterns recompile there).
+    """
+
+    def __init__(self, rules: Iterable[CleaningRule], disabled: frozenset[str]):
+        self.rules: tuple[CleaningRule, ...] = tuple(r for r in rules if r.name not in disabled)
+        self.disabled = disabled
+        self._by_group: dict[str, CleaningRule] = {}
+        # (pattern, max_words, scope, window): one alternation per group of rules
+        # that share flags, word limit, scope and window.
+        self._combined: list[tuple[re.Pattern[str], int | None, str, int]] = []
+        groups: dict[tuple[int, int | None, str, int], list[CleaningRule]] = {}
+        for rule in self.rules:
+            groups.setdefault((rule.flags, rule.max_words, rule.scope, rule.window), []).append(rule)
+        for (flags, max_words, scope, window), members in groups.items():
+            parts = []
+            for rule in members:
+                group = f"r{len(self._by_group)}"
+                self._by_group[group] = rule
+                parts.append(f"(?P<{group}>{rule.pattern})")
+            try:
+                self._combined.append((re.compile("|".join(parts), flags), max_words, scope, window))
+            except re.error:
+                # Patterns with clashing named groups cannot be joined; keep them apart.
+                for part in parts:
+                    self._combined.append((re.compile(part, flags), max_words, scope, window))
+
+    def match(self, line: str, position: int, n_lines: int, n_words: int | None = None) -> CleaningRule | None:
+        """The first rule whose pattern matches the whole line, or None.
+
+        Args:
+            line: the (normalised) line.
+            position: its index among the body lines (for head/tail scopes).
+            n_lines: number of body lines.
+            n_words: the line's word count if already known.
+
+        Returns:
+            The rule that fired (the earliest in rule order within a group), or None.
+        """
+        text = match_form(line)
+        if n_words is None:
+            n_words = len(line.split())
+        for pattern, max_words, scope, window in self._combined:
+            if max_words is not None and n_words > max_words:
+                continue
+            if scope == "head" and position >= window:
+                continue
+            if scope == "tail" and position < n_lines - window:
+                continue
+            m = pattern.fullmatch(text)
+            if m is not None:
+                # lastgroup is the outermost group that closed last: our rN wrapper
+                return self._by_group[m.lastgroup]
+        return None
+
+    def enabled(self, structural_rule: str) -> bool:
+        """Whether a structural rule of ``parsers.clean`` is switched on for this source."""
+        return structural_rule not in self.disabled
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """Default rules plus per-source extra rules and per-source disabled rule names.
+
+    Attributes:
+        rules: rules that apply to every source (``DEFAULT_RULES`` plus global extras).
+        sources: per-source ``SourceRules``.
+    """
+
+    rules: tuple[CleaningRule, ...] = DEFAULT_RULES
+    sources: dict[str, SourceRules] = field(default_factory=dict)
+    _cache: dict[str | None, CompiledRules] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_unique(self.rules, "the global rules")
+        known = {r.name for r in self.rules} | set(STRUCTURAL_RULES)
+        for source, extra in self.sources.items():
+            _check_unique(self.rules + extra.rules, f"source {source!r}")
+            unknown = extra.disable - known - {r.name for r in extra.rules}
+            if unknown:
+                raise ValueError(f"source {source!r}: cannot disable unknown rules {sorted(unknown)}")
+
+    def for_source(self, name: str | None) -> CompiledRules:
+        """The compiled effective rules for source ``name`` (None: the global rules)."""
+        compiled = self._cache.get(name)
+        if compiled is None:
+            extra = self.sources.get(name) if name is not None else None
+            if extra is None:
+                compiled = self._cache.get(None) or CompiledRules(self.rules, frozenset())
+            else:
+                compiled = CompiledRules(self.rules + extra.rules, extra.disable)
+            self._cache[name] = compiled
+        return compiled
+
+    def kind_of(self, rule_name: str) -> str:
+        """The kind of a rule (regex or structural) by name; ``other`` if unknown."""
+        if rule_name in STRUCTURAL_RULES:
+            return STRUCTURAL_RULES[rule_name]
+        for rule in self.rules:
+            if rule.name == rule_name:
+                return rule.kind
+        for extra in self.sources.values():
+            for rule in extra.rules:
+                if rule.name == rule_name:
+                    return rule.kind
+        return "learned_boilerplate" if rule_name == "learned_boilerplate" else "other"
+
+
+def _check_unique(rules: tuple[CleaningRule, ...], where: str) -> None:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen or rule.name in STRUCTURAL_RULES:
+            raise ValueError(f"cleaning rule {rule.name!r}: duplicate or reserved name in {where}")
+        seen.add(rule.name)
+
+
+_RULE_KEYS = {"name", "kind", "pattern", "scope", "window", "max_words", "ignore_case"}
+_SOURCE_KEYS = {"rule", "disable"}
+
+
+def _rule_from_table(table: Mapping[str, Any], where: str) -> CleaningRule:
+    name = table.get("name", "<unnamed>")
+    unknown = set(table) - _RULE_KEYS
+    if unknown:
+        raise ValueError(f"cleaning rule {name!r} ({where}): unknown keys {sorted(unknown)}")
+    missing = {"name", "kind", "pattern"} - set(table)
+    if missing:
+        raise ValueError(f"cleaning rule {name!r} ({where}): missing keys {sorted(missing)}")
+    return CleaningRule(**table)
+
+
+def rules_from_mapping(doc: Mapping[str, Any], base: tuple[CleaningRule, ...] = DEFAULT_RULES) -> RuleSet:
+    """Build a RuleSet from a parsed TOML document (see ``load_rules``).
+
+    Raises:
+        ValueError: unknown keys, invalid regex, unknown kind/scope, duplicate names,
+            or disabling a rule that does not exist; the message names the rule or source.
+    """
+    unknown = set(doc) - {"rule", "source"}
+    if unknown:
+        raise ValueError(f"cleaning rules: unknown top-level keys {sorted(unknown)}")
+    extra = tuple(_rule_from_table(t, "global") for t in doc.get("rule", []))
+    sources: dict[str, SourceRules] = {}
+    for source, table in doc.get("source", {}).items():
+        bad = set(table) - _SOURCE_KEYS
+        if bad:
+            raise ValueError(f"source {source!r}: unknown keys {sorted(bad)}")
+        disable = table.get("disable", [])
+        if not isinstance(disable, list) or not all(isinstance(x, str) for x in disable):
+            raise ValueError(f"source {source!r}: disable must be a list of rule names")
+        sources[source] = SourceRules(
+            rules=tuple(_rule_from_table(t, f"source {source!r}") for t in table.get("rule", [])),
+            disable=frozenset(_expand_disable(disable, base + extra)),
+        )
+    return RuleSet(rules=base + extra, sources=sources)
+
+
+def _expand_disable(names: list[str], rules: tuple[CleaningRule, ...]) -> set[str]:
+    """A disable entry names a rule, or a kind (``related``) meaning all rules of that kind."""
+    out: set[str] = set()
+    for name in names:
+        if name in KINDS:
+            out.update(r.name for r in rules if r.kind == name)
+            out.update(n for n, k in STRUCTURAL_RULES.items() if k == name)
+        else:
+            out.add(name)
+    return out
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Load default rules plus the global and per-source rules of a TOML file.
+
+    The file holds ``[[rule]]`` tables (for every source) and ``[source."name"]``
+    tables with ``disable = [...]`` (rule names or kinds) and ``[[source."name".rule]]``.
+
+    Args:
+        path: the TOML file (chosen by the caller).
+
+    Returns:
+        The RuleSet.
+
+    Raises:
+        ValueError: invalid TOML, unknown keys or an invalid rule (named in the message).
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as fh:
+        try:
+            doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"cleaning rules file {path}: {exc}") from None
+    return rules_from_mapping(doc)
