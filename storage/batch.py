@@ -1,0 +1,227 @@
+"""Writing one engine batch: every table touched by a batch, in ONE transaction.
+
+``write_batch`` is all-or-nothing (BEGIN ... COMMIT, ROLLBACK and re-raise on any error) and
+idempotent: articles whose id is already stored are skipped together with their removed
+lines, signature and band keys, so re-running a committed batch adds nothing. A batch whose
+articles are *all* already stored is a replay: its links, merges and boilerplate increments
+were applied by the first attempt and are skipped too (``n_stories += k`` would otherwise
+count the same stories twice).
+
+Every insert is a bulk ``INSERT ... SELECT`` from an Arrow table; per-batch SQL is O(batch)
+plus narrow column scans (article_id, cluster_id), never a scan of ``body``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+
+from parsers.article import Rejection
+from storage.articles import existing_article_ids
+from storage.arrow_tables import (
+    articles_table,
+    links_table,
+    registered,
+    rejections_table,
+    removed_lines_table,
+    signatures_table,
+    bands_table,
+)
+from storage.boilerplate import add_boilerplate_counts
+from storage.lsh_index import insert_bands
+from storage.records import BatchWrite, StoredArticle
+from storage.transaction import transaction
+
+_ARTICLE_COLUMNS = (
+    "article_id, seq, source, source_uri, url, title, dateline, byline, published_at, body, "
+    "word_count, content_hash, text_hash, cluster_id, is_canonical, ingested_at, run_id"
+)
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) -> None:
+    """Store one batch atomically: articles (+ removed lines, signatures, band keys), links,
+    rejections, boilerplate increments, cluster merges, then canonical flags.
+
+    After the merges, ``is_canonical`` is recomputed for every cluster the batch touched
+    (clusters of its new articles and merge targets): exactly one canonical per cluster,
+    the earliest ``published_at`` (NULLs last), then the lowest ``seq``.
+
+    Args:
+        con: read-write connection with no transaction in progress.
+        batch: what to write.
+        run_id: the run writing it (stored on every row).
+
+    Raises:
+        duckdb.Error: any failure; the whole batch was rolled back.
+    """
+    now = datetime.now(UTC)
+    with transaction(con):
+        _write_batch(con, batch, run_id, now)
+
+
+def record_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str) -> int:
+    """Record rejected inputs outside a batch (e.g. an unreadable archive). Idempotent.
+
+    Args:
+        con: read-write connection.
+        rejections: what was rejected and why.
+        run_id: the run that rejected them.
+
+    Returns:
+        Rows newly recorded (a (source, source_uri, content_hash, reason) seen before is skipped).
+    """
+    return _insert_rejections(con, rejections, run_id, datetime.now(UTC))
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str, now: datetime) -> None:
+    unique: dict[str, StoredArticle] = {}
+    for article in batch.articles:
+        unique.setdefault(article.article_id, article)
+    existing = existing_article_ids(con, list(unique))
+    new = [a for aid, a in unique.items() if aid not in existing]
+    replay = bool(batch.articles) and not new
+
+    if new:
+        _insert_articles(con, new, run_id, now)
+    _insert_rejections(con, batch.rejections, run_id, now)
+    if replay:
+        return
+    links = [link for link in batch.links if link.article_id not in existing]
+    if links:
+        with registered(con, links_table(links, run_id), "links") as view:
+            con.execute(
+                f"""
+                INSERT INTO duplicate_links (article_id, duplicate_of, kind, similarity, run_id)
+                SELECT DISTINCT ON (l.article_id) l.article_id, l.duplicate_of, l.kind, l.similarity, l.run_id
+                FROM {view} AS l
+                ANTI JOIN duplicate_links AS d ON d.article_id = l.article_id
+                """
+            ).fetchall()
+    add_boilerplate_counts(con, batch.boilerplate_counts, run_id)
+    final = _apply_merges(con, batch.merges, run_id, now)
+    touched = {final.get(a.cluster_id, a.cluster_id) for a in new} | set(final.values())
+    recompute_canonical(con, touched)
+
+
+def _insert_articles(con: duckdb.DuckDBPyConnection, new: list[StoredArticle], run_id: str, now: datetime) -> None:
+    with registered(con, articles_table(new, run_id, now), "articles") as view:
+        con.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view}").fetchall()
+    removed = removed_lines_table(new)
+    if removed.num_rows:
+        with registered(con, removed, "removed") as view:
+            con.execute(
+                f"INSERT INTO removed_lines (article_id, position, line, rule, evidence) "
+                f"SELECT article_id, position, line, rule, evidence FROM {view}"
+            ).fetchall()
+    with registered(con, signatures_table(new), "signatures") as view:
+        con.execute(f"INSERT INTO minhash_signatures (article_id, signature) SELECT article_id, signature FROM {view}").fetchall()
+    insert_bands(con, bands_table(new))
+
+
+def _insert_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str, now: datetime) -> int:
+    if not rejections:
+        return 0
+    with registered(con, rejections_table(rejections, run_id, now), "rejections") as view:
+        rows = con.execute(
+            f"""
+            INSERT INTO rejected_inputs (source, source_uri, content_hash, reason, detail, run_id, rejected_at)
+            SELECT DISTINCT ON (r.source, r.source_uri, r.content_hash, r.reason)
+                   r.source, r.source_uri, r.content_hash, r.reason, r.detail, r.run_id, r.rejected_at
+            FROM {view} AS r
+            ANTI JOIN rejected_inputs AS s
+                ON s.source = r.source AND s.source_uri = r.source_uri AND s.reason = r.reason
+               AND s.content_hash IS NOT DISTINCT FROM r.content_hash
+            """
+        ).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _resolve_merges(merges: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Map each absorbed cluster to its final cluster, following chains (a->b, b->c gives a->c)."""
+    final: dict[str, str] = {}
+    for absorbed, into in merges:
+        if absorbed == into:
+            continue
+        final[absorbed] = into
+    for absorbed in list(final):
+        seen = {absorbed}
+        target = final[absorbed]
+        while target in final and target not in seen:
+            seen.add(target)
+            target = final[target]
+        final[absorbed] = target
+    return final
+
+
+def _apply_merges(
+    con: duckdb.DuckDBPyConnection, merges: Sequence[tuple[str, str]], run_id: str, now: datetime
+) -> dict[str, str]:
+    """Move articles of absorbed clusters into their final cluster; record each merge once."""
+    final = _resolve_merges(merges)
+    if not final:
+        return {}
+    mapping = pa.table(
+        {
+            "absorbed": pa.array(list(final), pa.string()),
+            "into_id": pa.array(list(final.values()), pa.string()),
+        }
+    )
+    with registered(con, mapping, "merge_map") as view:
+        con.execute(
+            f"UPDATE articles SET cluster_id = m.into_id FROM {view} AS m WHERE articles.cluster_id = m.absorbed"
+        ).fetchall()
+    recorded = pa.table(
+        {
+            "absorbed_cluster_id": pa.array([a for a, i in merges if a != i], pa.string()),
+            "into_cluster_id": pa.array([i for a, i in merges if a != i], pa.string()),
+        }
+    )
+    with registered(con, recorded, "merges") as view:
+        con.execute(
+            f"""
+            INSERT INTO cluster_merges (absorbed_cluster_id, into_cluster_id, run_id, merged_at)
+            SELECT DISTINCT m.absorbed_cluster_id, m.into_cluster_id, ?, ?
+            FROM {view} AS m
+            ANTI JOIN cluster_merges AS c
+                ON c.absorbed_cluster_id = m.absorbed_cluster_id AND c.into_cluster_id = m.into_cluster_id
+            """,
+            [run_id, now],
+        ).fetchall()
+    return final
+
+
+def recompute_canonical(con: duckdb.DuckDBPyConnection, cluster_ids: set[str] | Sequence[str]) -> int:
+    """Set ``is_canonical`` so each given cluster has exactly one canonical article.
+
+    The canonical article is the earliest ``published_at`` (NULLs last), then the lowest
+    ``seq``. Only rows whose flag changes are updated.
+
+    Args:
+        con: read-write connection (normally inside the batch transaction).
+        cluster_ids: clusters to recompute.
+
+    Returns:
+        Number of article rows whose flag changed.
+    """
+    wanted = sorted(set(cluster_ids))
+    if not wanted:
+        return 0
+    rows = con.execute(
+        """
+        UPDATE articles
+        SET is_canonical = (articles.article_id = c.canonical_id)
+        FROM (
+            SELECT cluster_id, arg_min(article_id, (published_at IS NULL, published_at, seq)) AS canonical_id
+            FROM articles
+            WHERE cluster_id = ANY(?)
+            GROUP BY cluster_id
+        ) AS c
+        WHERE articles.cluster_id = c.cluster_id
+          AND articles.is_canonical <> (articles.article_id = c.canonical_id)
+        """,
+        [wanted],
+    ).fetchall()
+    return int(rows[0][0]) if rows else 0

@@ -1,0 +1,70 @@
+"""Learned per-source boilerplate: how many stories of a source carry each short line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+
+from storage.arrow_tables import registered
+
+
+def learned_lines(con: duckdb.DuckDBPyConnection, source: str, line_keys: Sequence[int]) -> dict[int, int]:
+    """Return the story counts of the given lines of one source.
+
+    Args:
+        con: open connection.
+        source: source name.
+        line_keys: hashes of folded lines (``parsers.learned.learnable_lines``).
+
+    Returns:
+        ``{line_key: n_stories}`` for the keys already counted for ``source``.
+    """
+    wanted = sorted({int(k) for k in line_keys})
+    if not wanted:
+        return {}
+    rows = con.execute(
+        "SELECT line_key, n_stories FROM source_boilerplate WHERE source = ? AND line_key = ANY(?)",
+        [source, wanted],
+    ).fetchall()
+    return {int(k): int(n) for k, n in rows}
+
+
+def add_boilerplate_counts(
+    con: duckdb.DuckDBPyConnection, counts: Sequence[tuple[str, int, str, int]], run_id: str
+) -> int:
+    """Upsert ``n_stories += k`` for each (source, line_key, line, k); new lines start at k.
+
+    Increments for the same (source, line_key) inside ``counts`` are summed first.
+
+    Args:
+        con: connection, normally inside the batch transaction.
+        counts: ``(source, line_key, line, n_new_stories)`` tuples.
+        run_id: recorded as ``first_run_id`` for lines seen for the first time.
+
+    Returns:
+        Number of distinct (source, line_key) rows touched.
+    """
+    if not counts:
+        return 0
+    table = pa.table(
+        {
+            "source": pa.array([c[0] for c in counts], pa.string()),
+            "line_key": pa.array([int(c[1]) for c in counts], pa.int64()),
+            "line": pa.array([c[2] for c in counts], pa.string()),
+            "n_new": pa.array([int(c[3]) for c in counts], pa.int32()),
+        }
+    )
+    with registered(con, table, "boilerplate") as view:
+        rows = con.execute(
+            f"""
+            INSERT INTO source_boilerplate (source, line_key, line, n_stories, first_run_id)
+            SELECT source, line_key, first(line), sum(n_new)::INTEGER, ?
+            FROM {view}
+            GROUP BY source, line_key
+            ON CONFLICT (source, line_key) DO UPDATE SET n_stories = n_stories + excluded.n_stories
+            """,
+            [run_id],
+        ).fetchall()
+    return int(rows[0][0]) if rows else 0
