@@ -49,14 +49,17 @@ class NewArticle:
 class StoredMatch:
     """An already stored article that may match a new one.
 
-    ``cluster_rank`` is the founder seq of its cluster. ``folded`` is required for articles
-    named by band hits (the candidate is verified on it); exact matches need no text.
+    ``cluster_rank`` is the founder seq of its cluster; ``seq`` (optional) the article's own,
+    used to break similarity ties. ``folded`` is required for articles named by band hits
+    (the candidate is verified on it); exact matches need no text. Any object with these
+    attributes works (e.g. ``storage.records.StoredMatch`` with ``folded`` added).
     """
 
     article_id: str
     cluster_id: str
     cluster_rank: int
     folded: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,16 @@ class LinkPlan:
     decisions: list[LinkDecision]
     merges: list[tuple[str, str]]
     counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def cluster_ids(self) -> list[str]:
+        """Final cluster id per new article, in input order."""
+        return [d.cluster_id for d in self.decisions]
+
+    @property
+    def links(self) -> list[StoryLink | None]:
+        """Link per new article (None = founded a cluster), in input order."""
+        return [d.link for d in self.decisions]
 
 
 def sign_articles(article_ids: Sequence[str], folded_texts: Sequence[str], config: DedupConfig) -> list[NewArticle]:
@@ -169,7 +182,7 @@ def link_to_story(
          stored articles of ``stored_band_hits`` for i. EVERY candidate is verified:
          exact Jaccard of the shingle sets >= ``config.threshold`` (with the scorer's
          1e-12 slack). The link goes to the best verified match (highest similarity; ties
-         -> stored before new, then lower cluster rank / earlier index, then id) with kind
+         -> stored before new, then lower cluster rank, lower seq / earlier index, id) with kind
          "near" and that similarity. All clusters of verified matches are merged; the
          survivor is the lowest founder rank.
       3. No verified match: i founds a cluster with id = its article_id, ranked after all
@@ -200,7 +213,7 @@ def link_to_story(
         if not 0 <= i < len(new):
             raise ValueError(f"stored band hit for new index {i}, but the batch has {len(new)} articles")
         s = stored.get(sid)
-        if s is None or s.folded is None:
+        if s is None or getattr(s, "folded", None) is None:
             raise ValueError(f"stored band hit names {sid!r} but `stored` has no folded text for it; fetch it")
         if sid not in hits[i]:
             hits[i].append(sid)
@@ -258,11 +271,12 @@ def link_to_story(
                 if sim is not None:
                     s = stored[sid]
                     clusters.add(s.cluster_id, (0, s.cluster_rank))
-                    verified.append((sim, (0, s.cluster_rank, sid), sid, s.cluster_id))
+                    seq = getattr(s, "seq", None)
+                    verified.append((sim, (0, s.cluster_rank, -1 if seq is None else seq, sid), sid, s.cluster_id))
             for j in batch_cands:
                 sim = verified_similarity(sh_new(i), sh_new(j))
                 if sim is not None:
-                    verified.append((sim, (1, j, ""), new[j].article_id, assigned[j]))
+                    verified.append((sim, (1, j, j, ""), new[j].article_id, assigned[j]))
             counts["verified"] += len(verified)
             counts["rejected"] += len(batch_cands) + len(hits.get(i, ())) - len(verified)
             if verified:
@@ -288,6 +302,9 @@ def link_to_story(
     return LinkPlan(decisions, merges, counts)
 
 
+plan_links = link_to_story  # the name flows/pipeline.py imports
+
+
 __all__ = [
     "LinkDecision",
     "LinkKind",
@@ -296,5 +313,6 @@ __all__ = [
     "StoredMatch",
     "StoryLink",
     "link_to_story",
+    "plan_links",
     "sign_articles",
 ]

@@ -129,3 +129,13 @@ def test_bad_inputs_fail_fast():
         plan_for([A], hits=[(3, "s")], stored={"s": StoredMatch("s", "s", 1, folded=A)})
     with pytest.raises(ValueError, match="unique"):
         plan_for([A, B], ids=["x", "x"])
+
+
+def test_ties_prefer_the_earlier_stored_article_and_plan_lists_align():
+    stored = {
+        "late": StoredMatch("late", "c1", 1, folded=A, seq=9),
+        "early": StoredMatch("early", "c1", 1, folded=A, seq=4),
+    }
+    plan = plan_for([A, UNRELATED], hits=[(0, "late"), (0, "early")], stored=stored)
+    assert plan.links[0] == StoryLink("early", "near", 1.0)
+    assert plan.cluster_ids == ["c1", "n1"] and plan.links[1] is None
