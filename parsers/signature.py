@@ -329,21 +329,19 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h
 
 
-_pow_cache: dict[str, np.ndarray] = {}
+_pow_cache: list[tuple[np.ndarray, np.ndarray]] = []  # one (P**j, P**-j) pair, replaced whole
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """P**j and P**-j mod 2**64 for j < n (cached; grown to the next power of two)."""
-    have = _pow_cache.get("fwd")
-    if have is None or len(have) < n:
+    if not _pow_cache or len(_pow_cache[0][0]) < n:
         size = 1 << max(12, (n - 1).bit_length())
         fwd = np.full(size, _POLY_BASE, dtype=np.uint64)
-        fwd[0] = 1
         inv = np.full(size, _POLY_BASE_INV, dtype=np.uint64)
-        inv[0] = 1
-        _pow_cache["fwd"] = np.cumprod(fwd, dtype=np.uint64)
-        _pow_cache["inv"] = np.cumprod(inv, dtype=np.uint64)
-    return _pow_cache["fwd"][:n], _pow_cache["inv"][:n]
+        fwd[0] = inv[0] = 1
+        _pow_cache[:] = [(np.cumprod(fwd, dtype=np.uint64), np.cumprod(inv, dtype=np.uint64))]
+    fwd, inv = _pow_cache[0]
+    return fwd[:n], inv[:n]
 
 
 def _shingle_spans(buf: np.ndarray, n_docs: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
