@@ -34,8 +34,22 @@ def registered(con: duckdb.DuckDBPyConnection, table: pa.Table, prefix: str = "b
     con.register(name, table)
     try:
         yield name
-    finally:
-        con.unregister(name)
+    except BaseException:
+        # a failed statement: inside a transaction DuckDB now refuses every command but
+        # ROLLBACK, and that ROLLBACK drops the view registered in it; outside one, drop it here
+        if not _transaction_aborted(con):
+            con.unregister(name)
+        raise
+    con.unregister(name)
+
+
+def _transaction_aborted(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when ``con`` is inside a transaction that an error has aborted."""
+    try:
+        con.execute("SELECT 1").fetchall()
+    except duckdb.TransactionException:
+        return True
+    return False
 
 
 def as_utc(value: datetime | None) -> datetime | None:

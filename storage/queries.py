@@ -1,0 +1,162 @@
+"""Read side: stories, one story, rejections, run summaries, and read-only ad-hoc SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from storage.store import StoreError, open_store
+
+# statement types an ad-hoc query may have (DESCRIBE/SHOW/SUMMARIZE parse as SELECT)
+_READ_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+class QueryRefused(StoreError):
+    """An ad-hoc query would write (or is not a single read statement)."""
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tuple]]:
+    """Run one read-only query against the store file and return its result.
+
+    The file is opened ``read_only`` and with external file access disabled (no COPY TO,
+    ATTACH or reading other files), and only SELECT-like statements are accepted, so nothing
+    can be written.
+
+    Args:
+        path: the store file.
+        query: exactly one SELECT / WITH / FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN statement.
+
+    Returns:
+        ``(column_names, rows)``.
+
+    Raises:
+        QueryRefused: the query writes, or is not exactly one statement; the message says why.
+        StoreError: the store cannot be opened (missing, busy, not a store).
+        duckdb.Error: the query itself fails (syntax, unknown column...).
+    """
+    con = open_store(path, read_only=True)
+    try:
+        con.execute("SET enable_external_access = false").fetchall()
+        con.execute("SET lock_configuration = true").fetchall()
+        try:
+            statements = con.extract_statements(query)
+        except duckdb.ParserException as exc:
+            raise QueryRefused(f"cannot parse the query: {exc}") from exc
+        if len(statements) != 1:
+            raise QueryRefused(f"give exactly one statement (got {len(statements)}).")
+        kind = statements[0].type.name
+        if kind not in _READ_STATEMENTS:
+            raise QueryRefused(
+                f"refused: {kind} statements are not allowed; the sql command is read-only "
+                "(SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)."
+            )
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description]
+        return columns, cursor.fetchall()
+    finally:
+        con.close()
+
+
+def top_stories(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, Any]]:
+    """Return the largest story clusters (size, then number of sources, then first seen).
+
+    Args:
+        con: open connection.
+        limit: maximum rows.
+
+    Returns:
+        Rows of the ``stories`` view as dicts.
+    """
+    return _dicts(
+        con.execute(
+            "SELECT * FROM stories ORDER BY size DESC, n_sources DESC, first_seen, cluster_id LIMIT ?",
+            [int(limit)],
+        )
+    )
+
+
+def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
+    """Return one story cluster with its articles.
+
+    Args:
+        con: open connection.
+        cluster_id: the cluster (its founder's article_id).
+
+    Returns:
+        The ``stories`` row as a dict plus ``articles``: one dict per article (ordered by seq)
+        with article_id, seq, source, source_uri, title, published_at, is_canonical,
+        duplicate_of, link_kind, similarity (NULL for the founder / unlinked) and
+        removed_lines (count).
+
+    Raises:
+        KeyError: no such cluster.
+    """
+    summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
+    if not summary:
+        raise KeyError(f"no story cluster {cluster_id!r}")
+    articles = _dicts(
+        con.execute(
+            """
+            SELECT a.article_id, a.seq, a.source, a.source_uri, a.title, a.published_at, a.is_canonical,
+                   l.duplicate_of, l.kind AS link_kind, l.similarity,
+                   (SELECT count(*) FROM removed_lines AS r WHERE r.article_id = a.article_id) AS removed_lines
+            FROM articles AS a
+            LEFT JOIN duplicate_links AS l ON l.article_id = a.article_id
+            WHERE a.cluster_id = ?
+            ORDER BY a.seq
+            """,
+            [cluster_id],
+        )
+    )
+    return {**summary[0], "articles": articles}
+
+
+def rejected(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Return rejected inputs, optionally only those of one run.
+
+    Args:
+        con: open connection.
+        run_id: restrict to this run.
+
+    Returns:
+        ``rejected_inputs`` rows as dicts, oldest first.
+    """
+    return _dicts(
+        con.execute(
+            """
+            SELECT * FROM rejected_inputs
+            WHERE ? IS NULL OR run_id = ?
+            ORDER BY rejected_at, source, source_uri, reason
+            """,
+            [run_id, run_id],
+        )
+    )
+
+
+def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """Return one ``ingest_runs`` row plus rejection counts by reason.
+
+    Args:
+        con: open connection.
+        run_id: the run.
+
+    Returns:
+        The run row as a dict plus ``rejected_by_reason: {reason: count}``.
+
+    Raises:
+        KeyError: no such run.
+    """
+    rows = _dicts(con.execute("SELECT * FROM ingest_runs WHERE run_id = ?", [run_id]))
+    if not rows:
+        raise KeyError(f"no ingest run {run_id!r}")
+    reasons = con.execute(
+        "SELECT reason, count(*) FROM rejected_inputs WHERE run_id = ? GROUP BY reason ORDER BY reason", [run_id]
+    ).fetchall()
+    return {**rows[0], "rejected_by_reason": dict(reasons)}
