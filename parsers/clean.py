@@ -29,7 +29,7 @@ import re
 
 from parsers.article import RemovedLine
 from parsers.byline import byline_of
-from parsers.normalize import fold_for_matching, normalize_line
+from parsers.normalize import normalize_line
 from parsers.rules import CompiledRules, RuleSet
 
 # A prose line: a sentence or paragraph rather than a label, name or headline.
@@ -142,7 +142,7 @@ def strip_boilerplate(
         elif check_date and n_words[i] <= 16 and is_date_stamp(line, n_words[i]):
             reason[i] = "date_stamp"
         if compiled.enabled("duplicate_line"):
-            key = fold_for_matching(line)
+            key = line.casefold()  # lines are normalised already; case-blind is enough
             first = seen.get(key)
             if first is not None and reason[i] is None and i - first <= DUPLICATE_SPAN:
                 reason[i] = "duplicate_line"

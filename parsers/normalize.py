@@ -29,18 +29,27 @@ _ODD_SPACES = (
 # joiners, word joiner, BOM used as ZWNBSP, soft hyphen, Mongolian vowel separator.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
 
-_LINE_TABLE: dict[int, str | None] = {ord(c): " " for c in _ODD_SPACES}
-_LINE_TABLE.update({ord(c): None for c in _INVISIBLE})
+# Regexes rather than str.translate: translate does a dict lookup per character
+# on non-ASCII text, about 5x slower on a typical dump line.
+_ODD_SPACE_RE = re.compile(f"[{_ODD_SPACES}]")
 # C0/C1 control characters other than whitespace never belong in a news line.
-_LINE_TABLE.update({cp: None for cp in range(0x20) if chr(cp) not in _ODD_SPACES})
-_LINE_TABLE.update({cp: None for cp in range(0x7F, 0xA0) if chr(cp) not in _ODD_SPACES})
-
+_DROP_RE = re.compile(f"[{_INVISIBLE}\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _MULTI_SPACE = re.compile(r" {2,}")
 
-# Exactly the benchmark's deletion table: every code point of category P*.
+# Exactly the benchmark's deletion set: every code point of category P*.
 _PUNCT_TABLE: dict[int, None] = {
     cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")
 }
+_PUNCT_CHARS = frozenset(chr(cp) for cp in _PUNCT_TABLE)
+
+
+def _delete_punctuation(s: str) -> str:
+    # A text holds few distinct punctuation characters: finding them with a set
+    # intersection and deleting each with str.replace is ~3x faster than
+    # translate() with a 1.1M-entry table, and gives the same result.
+    for ch in _PUNCT_CHARS.intersection(s):
+        s = s.replace(ch, "")
+    return s
 
 
 def normalize_line(s: str) -> str:
@@ -61,7 +70,8 @@ def normalize_line(s: str) -> str:
     if not s.isascii():
         # NFC first so that composed and decomposed accents hash alike later.
         s = unicodedata.normalize("NFC", s)
-    s = s.translate(_LINE_TABLE)
+    s = _ODD_SPACE_RE.sub(" ", s)
+    s = _DROP_RE.sub("", s)
     if "  " in s:
         s = _MULTI_SPACE.sub(" ", s)
     return s.strip()
@@ -80,9 +90,9 @@ def fold_for_matching(text: str) -> str:
         space. ``fold_for_matching(t).split()`` equals the benchmark's
         ``shingles.words(t)`` for any text ``t``.
     """
-    return " ".join(text.lower().translate(_PUNCT_TABLE).split())
+    return " ".join(_delete_punctuation(text.lower()).split())
 
 
 def words_for_matching(text: str) -> list[str]:
     """The folded word list of ``text`` (same as ``fold_for_matching(text).split()``)."""
-    return text.lower().translate(_PUNCT_TABLE).split()
+    return _delete_punctuation(text.lower()).split()

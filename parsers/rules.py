@@ -70,9 +70,17 @@ _TYPOGRAPHY = str.maketrans(
 )
 
 
+_TYPOGRAPHY_CHARS = frozenset(chr(cp) for cp in _TYPOGRAPHY)
+
+
 def match_form(line: str) -> str:
     """The typography-folded form of a line that rule patterns are matched against."""
-    return line if line.isascii() else line.translate(_TYPOGRAPHY)
+    if line.isascii():
+        return line
+    # set intersection + replace: cheaper than translate() on non-ASCII text
+    for ch in _TYPOGRAPHY_CHARS.intersection(line):
+        line = line.replace(ch, _TYPOGRAPHY[ord(ch)])
+    return line
 
 
 @dataclass(frozen=True, slots=True)
