@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
 
 SCHEME = "affine32"  # the only scheme whose values fit our uint32 signatures
 HASHES = ("polymix32", "sha1_32")

@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from parsers.signature import DedupConfig, band_keys, shingles, sign_many, text_hash
+from parsers.signature import DedupConfig, band_keys, exact_threshold_met, shingles, sign_many, text_hash
 
 LinkKind = Literal["exact", "near"]
 
@@ -236,8 +236,7 @@ def link_to_story(
             return None
         inter = len(a & b)
         union = len(a) + len(b) - inter
-        sim = inter / union
-        return sim if sim >= threshold - 1e-12 else None
+        return inter / union if exact_threshold_met(inter, union, threshold) else None
 
     clusters = _Clusters()
     counts = dict.fromkeys(
