@@ -300,10 +300,10 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(  # Share this article, Share this:, Show more sharing options, Sharing is caring!
         "share_this", "share",
-        r"(?:share (?:this|the|on|via|to|with|your|close|article|story|page|post)|(?:show |close |more |extra )*sharing(?: options| buttons| is caring)?|"
-        r"addthis sharing buttons|shares?|email this(?: article| story| page)?|print this(?: article| story| page)?|"
-        r"e-?mail to a friend|send to a friend|copy (?:link|url)(?: url)?(?:copied)?!?|get short url|link copied!?|"
-        r"share this (?:article|story)? ?on \w+)\W*.{0,60}",
+        r"(?:share (?:this|on|via|to|with|your|close|article|story|page|post)\b.{0,60}|"
+        r"(?:show |close |more |extra )*sharing(?: options| buttons| is caring)?\W*.{0,30}|"
+        r"addthis sharing buttons|\d*\s*shares?|(?:e-?mail|print) this(?: article| story| page)?|"
+        r"e-?mail to a friend|send to a friend|copy (?:link|url)(?: url)?(?:copied)?!?|get short url|link copied!?)\W*",
         max_words=10,
     ),
     CleaningRule(  # Read more: ..., READ MORE, Related: ..., See also: ...
@@ -342,7 +342,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     # ---- copyright and legal
     CleaningRule(  # (c) 2024 Reuters, Copyright 2024 The Associated Press. All rights reserved.
-        "copyright_notice", "copyright", r"(?:©|\(c\)|copyright\b|\u2117).{0,200}", max_words=30,
+        "copyright_notice", "copyright",
+        r"(?:©|\(c\)|\u2117).{0,200}|copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b|the associated press|reuters|afp).{0,200}",
+        max_words=30,
     ),
     CleaningRule("copyright_all_rights", "copyright", r".{0,160}\ball rights reserved\b.{0,160}", max_words=30),
     CleaningRule(

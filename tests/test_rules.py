@@ -1,0 +1,214 @@
+"""Cleaning rules: each rule on the real line it removes, prose that must stay, RuleSet and TOML."""
+
+import pickle
+
+import pytest
+
+from parsers.clean import clean, is_date_stamp, strip_boilerplate
+from parsers.rules import DEFAULT_RULES, CleaningRule, RuleSet, load_rules, match_form
+
+RULES = RuleSet()
+COMPILED = RULES.for_source(None)
+
+
+def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
+    rule = COMPILED.match(line, position, n_lines)
+    return rule.name if rule else None
+
+
+@pytest.mark.parametrize(
+    "line, rule",
+    [
+        ("Abid Katib/Getty Images", "photo_credit_agency_slash"),
+        ("Sanjeev Verma/Hindustan Times/Getty Images", "photo_credit_agency_slash"),
+        ("Jim Watson/AFP via Getty Images", "photo_credit_agency_slash"),
+        ("(AP Photo/Evan Vucci)", "photo_credit_parenthesized"),
+        ("(Reed Saxon / Associated Press)", "photo_credit_parenthesized"),
+        ("REUTERS/Kevin Lamarque", "photo_credit_agency_first"),
+        ("Photo: Damian Dovarganes, AP", "photo_credit_label"),
+        ("Image Credit: WeWork", "photo_credit_label"),
+        ("Credit: Jane Doe for The New York Times", "photo_credit_label"),
+        ("Photograph: Tim Robberts/Getty Images", "photo_credit_label"),
+        ("Image source, Getty Images", "photo_credit_image_source"),
+        ("Getty Images", "photo_credit_agency_alone"),
+        ("AFP via Getty Images", "photo_credit_agency_alone"),
+        ("File photo", "photo_credit_agency_alone"),
+        ("Above: A WeWork coworking space in San Francisco.", "caption_label"),
+        ("Image 1 of 23", "gallery_counter"),
+        ("Please let us know if you're having issues with commenting.", "comment_footer_having_issues"),
+        ("Please let us know if you’re having issues with commenting.", "comment_footer_having_issues"),
+        ("Join the discussion", "comment_footer_join"),
+        ("Comments (12)", "comment_footer_count"),
+        ("604 COMMENTS", "comment_footer_count"),
+        ("Leave a comment", "comment_footer_action"),
+        ("Show comments", "comment_footer_action"),
+        ("Sign up for our newsletter", "newsletter_sign_up"),
+        ("Get our daily Entertainment newsletter", "newsletter_get"),
+        ("Follow us on Twitter", "social_follow"),
+        ("Follow The New York Times Opinion section on Facebook, Twitter (@NYTopinion) and Instagram.", "social_follow"),
+        ("Read more: Tencent profit falls as Alibaba threat weighs", "related_read_more"),
+        ("Related: Five things to know", "related_read_more"),
+        ("Click here to subscribe to The Paradigm Newsletter", "promo_click_here"),
+        ("Subscribe", "newsletter_sign_up"),
+        ("Advertisement", "advertisement_label"),
+        ("Share this article", "share_this"),
+        ("Facebook Twitter Email", "share_bar"),
+        ("Most Popular", "related_label"),
+        ("© 2024 Reuters", "copyright_notice"),
+        ("Copyright 2024 The Associated Press. All rights reserved.", "copyright_notice"),
+        ("This material may not be published, broadcast, rewritten or redistributed.", "copyright_may_not_be_published"),
+        ("(Reporting by Greg Roumeliotis; editing by Martin Howell.)", "byline_meta_reporting"),
+        ("Updated 1:39 am EST, Wednesday, November 20, 2019", "byline_meta_published"),
+    ],
+)
+def test_rule_removes_real_line(line, rule):
+    assert fired(line) == rule
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Getty Images photographer Abid Katib said the crowd was larger than expected.",
+        "Readers left more than 200 comments on the post, the newspaper said.",
+        "She signed up for the newsletter in 2019 and later sued.",
+        "He said he would subscribe to the plan if the board agreed to it.",
+        "Reuters reported on Monday that the deal had collapsed.",
+        "The photo was taken in 2019 and shared widely online, officials said.",
+        "Click-through rates fell sharply, the company said.",
+        "Follow-up talks are planned for next week in Geneva.",
+        "Related parties must disclose their holdings, the regulator said.",
+        "Copyright lawyers said the ruling would change the industry.",
+        "Share prices fell 3% on the news.",
+        "More than 200 people died in the floods.",
+        "Join us on Monday for a talk about the election.",
+        "TEL AVIV – Hamas has warned Israel against provoking another violent conflict.",
+    ],
+)
+def test_prose_stays(line):
+    assert fired(line) is None
+
+
+def test_concatenated_share_bar_is_share_kind():
+    rule = COMPILED.match("Share to LinkedInLinkedInShare to FacebookFacebookShare to EmailEmail", 5, 20)
+    assert rule is not None and rule.kind == "share"
+
+
+def test_typography_folding():
+    assert match_form("you’re “here” – now…") == "you're \"here\" - now..."
+
+
+def test_strip_boilerplate_positions_and_structural_rules():
+    lines = [
+        "Abid Katib/Getty Images",
+        "By Jane Doe and John Roe",
+        "Reuters November 18, 2019 11:03 PM",
+        "The first paragraph of the story has quite a few words in it.",
+        "A second paragraph also reads like prose, as articles do.",
+        "Related Coverage",
+        "Another story headline without a full stop",
+        "Please let us know if you're having issues with commenting.",
+    ]
+    kept, removed = strip_boilerplate(lines, RULES)
+    assert kept == lines[3:5]
+    assert [(r.position, r.rule) for r in removed] == [
+        (0, "photo_credit_agency_slash"),
+        (1, "byline"),
+        (2, "date_stamp"),
+        (5, "related_label"),
+        (6, "edge_nonprose_tail"),
+        (7, "comment_footer_having_issues"),
+    ]
+
+
+def test_subheadings_inside_the_body_stay():
+    lines = [
+        "The first paragraph of the story has quite a few words in it.",
+        "What happens next",
+        "A second paragraph also reads like prose, as articles do.",
+    ]
+    assert strip_boilerplate(lines, RULES)[0] == lines
+
+
+def test_date_stamp():
+    assert is_date_stamp("Chris Davies - Nov 19, 2019, 10:31 pm CST")
+    assert is_date_stamp("November 12, 2018")
+    assert not is_date_stamp("In 2019, 5 people died on the road.")
+    assert not is_date_stamp("The vote is on March 3 in the capital")
+
+
+def test_clean_drops_headline_and_boilerplate():
+    text = "Headline here\n\nAbid Katib/Getty Images\n\nA body paragraph that reads like prose, as it should.\n\nAdvertisement"
+    assert clean(text) == "A body paragraph that reads like prose, as it should."
+
+
+def test_invalid_rule_names_itself():
+    with pytest.raises(ValueError, match="bad_one"):
+        CleaningRule("bad_one", "promo", "(unclosed")
+    with pytest.raises(ValueError, match="bad_kind"):
+        CleaningRule("bad_kind", "nonsense", "x")
+    with pytest.raises(ValueError, match="bad_scope"):
+        CleaningRule("bad_scope", "promo", "x", scope="middle")
+
+
+def test_default_rule_names_are_unique_and_start_with_kind():
+    names = [r.name for r in DEFAULT_RULES]
+    assert len(names) == len(set(names))
+    assert all(r.name.startswith(r.kind) for r in DEFAULT_RULES)
+
+
+TOML = """
+[[rule]]
+name = "paywall_notice"
+kind = "promo"
+pattern = "Subscribers only.*"
+
+[source."breitbart"]
+disable = ["related", "photo_credit_agency_slash"]
+
+[[source."breitbart".rule]]
+name = "bb_footer"
+kind = "comment_footer"
+pattern = "Breitbart News comment policy.*"
+scope = "tail"
+window = 3
+"""
+
+
+def test_load_rules_per_source(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(TOML)
+    rules = load_rules(path)
+    default, bb = rules.for_source("other"), rules.for_source("breitbart")
+    assert default.match("Subscribers only: read on", 0, 10).name == "paywall_notice"
+    assert bb.match("Subscribers only: read on", 0, 10).name == "paywall_notice"
+    assert default.match("Read more: other story", 0, 10).name == "related_read_more"
+    assert bb.match("Read more: other story", 0, 10) is None  # kind "related" disabled
+    assert bb.match("Abid Katib/Getty Images", 0, 10) is None
+    # tail scope: only among the last 3 lines
+    assert bb.match("Breitbart News comment policy applies", 9, 10).name == "bb_footer"
+    assert bb.match("Breitbart News comment policy applies", 2, 10) is None
+    assert default.match("Breitbart News comment policy applies", 9, 10) is None
+    assert rules.kind_of("bb_footer") == "comment_footer"
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[[rule]]\nname = "x1"\nkind = "promo"\npattern = "(oops"\n', "x1"),
+        ('[[rule]]\nname = "x2"\nkind = "promo"\npattern = "a"\ncolour = "red"\n', "x2"),
+        ('[source."s"]\ndisable = ["no_such_rule"]\n', "no_such_rule"),
+        ('[source."s"]\nfoo = 1\n', "'s'"),
+        ('[[rule]]\nname = "byline"\nkind = "promo"\npattern = "a"\n', "byline"),
+    ],
+)
+def test_load_rules_errors(tmp_path, toml, message):
+    path = tmp_path / "rules.toml"
+    path.write_text(toml)
+    with pytest.raises(ValueError, match=message):
+        load_rules(path)
+
+
+def test_ruleset_pickles_after_compiling():
+    RULES.for_source("x")
+    clone = pickle.loads(pickle.dumps(RULES))
+    assert clone.for_source("x").match("Getty Images", 0, 5).name == "photo_credit_agency_alone"
