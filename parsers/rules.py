@@ -136,7 +136,7 @@ _AGENCY = (
     r"rex(?: features)?|rex/shutterstock|imagn|usa today(?: sports| network)?|bloomberg|pool|file|"
     r"istock(?:photo)?|corbis|tass|sipa(?: usa)?|kyodo|yonhap|ians|pti|ani|wenn|wireimage|filmmagic|"
     r"dpa|picture alliance|abaca(?:press)?|belga|ansa|lusa|ap file|reuters file|"
-    r"[\w .'&-]{1,40} via getty images|[\w .'&-]{1,40} for the [\w .'&-]{1,40})"
+    r"[\w .'&-]{1,40} via getty images)"
 )
 _SOCIAL = (
     r"facebook|twitter|x|email|e-mail|mail|whatsapp|linkedin|pinterest|reddit|print|messenger|telegram|"
@@ -212,8 +212,8 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(
         "comment_footer_join", "comment_footer",
-        r"(?:join|start|continue|enter) the (?:discussion|conversation|debate)\W*.{0,80}|have your say\W*",
-        max_words=14,
+        r"(?:join|start|continue|enter) the (?:discussion|conversation|debate)\W*.{0,40}|have your say\W*",
+        max_words=10,
     ),
     CleaningRule(  # Comments (12), 604 COMMENTS, [ 167 comments ], Comments
         "comment_footer_count", "comment_footer",
@@ -224,7 +224,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "comment_footer_action", "comment_footer",
         r"[\[(]?\s*(?:view|show|hide|read|see|load|post|add|leave|write|submit|open|close|top rated|"
         r"most recent|newest|oldest|sort)(?: all| the| your| a| more| \d+)*(?: reader)? "
-        r"(?:comments?|replies|reply|responses?)(?: \(\d+\)| \d+)?\s*[\])]?\W*.{0,40}",
+        r"(?:comments?|replies|reply|responses?)(?: \(\d+\)| \d+)?\s*[\])]?\W*",
         max_words=10,
     ),
     CleaningRule(
@@ -276,12 +276,16 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "promo_paywall", "promo",
         r"(?:to (?:read|continue reading) (?:the|this) (?:full|whole|rest)|(?:already a|become a) (?:subscriber|member)|"
         r"support (?:independent|quality|our) journalism|this (?:article|story|content) is (?:for|only available to) subscribers|"
-        r"subscribers? only|log ?in|sign ?in|sign ?out|log ?out|my account|account settings|edit profile|"
-        r"continue reading(?: the main story| below)?|read (?:the )?(?:full|more of this) (?:story|article)|"
-        r"unlock (?:this|all) .{0,40}|(?:start|try) (?:your|a) free trial.{0,60}|listen (?:live|to this article|now)|"
-        r"(?:download|get) (?:our|the) (?:free )?app.{0,80}|if you buy something through .{0,200}|"
-        r"we (?:may )?(?:earn|receive) (?:a )?(?:small )?(?:commission|share) .{0,200})\W*.{0,40}",
+        r"subscribers? only|unlock (?:this|all) |(?:start|try) (?:your|a) free trial|"
+        r"(?:download|get) (?:our|the) (?:free )?app\b|if you buy something through |"
+        r"we (?:may )?(?:earn|receive) (?:a )?(?:small )?(?:commission|share) ).{0,200}",
         max_words=40,
+    ),
+    CleaningRule(  # Subscribe Sign In, Edit ProfileSign Out, Account Settings Log Out, Continue reading the main story
+        "promo_account_navigation", "promo",
+        r"(?:(?:log ?in|sign ?in|sign ?out|log ?out|my account|account settings|edit profile|register|subscribe|"
+        r"continue reading(?: the main story| below)?|read (?:the )?full (?:story|article)|listen (?:live|to this article)"
+        r")\s*[|/•·]?\s*)+\W*",
     ),
     CleaningRule(  # Follow us on Twitter; Follow The New York Times Opinion section on Facebook, ...
         "social_follow", "social",
@@ -354,13 +358,17 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     CleaningRule(  # Registration on or use of this site constitutes acceptance of our User Agreement...
         "legal_terms", "legal",
         r"(?:(?:registration on|use of) (?:or use of )?this (?:site|website)|by using this (?:site|website)|"
-        r"we use cookies|this (?:site|website) uses cookies|"
-        r"(?:privacy(?: policy| notice| settings)?|terms(?: of (?:use|service|sale))?|terms (?:and|&) conditions|"
-        r"cookie(?:s| policy| settings| preferences)?|contact(?: us)?|about(?: us)?|dmca|careers|help|faq|"
+        r"we use cookies|this (?:site|website) uses cookies|this site is protected by recaptcha).{0,300}",
+        max_words=50,
+    ),
+    CleaningRule(  # Privacy Policy | Terms of Service; Privacy / DMCA contact / Affiliate and FTC Disclosure
+        "legal_navigation", "legal",
+        r"(?:(?:privacy(?: policy| notice| settings)?|terms(?: of (?:use|service|sale))?|terms (?:and|&) conditions|"
+        r"cookie(?:s| policy| settings| preferences)?|contact(?: us)?|about(?: us)?|dmca(?: contact)?|careers|help|faq|"
         r"accessibility|rss|ad ?choices|do not sell my (?:personal )?info(?:rmation)?|"
-        r"affiliate and ftc disclosure|mobile version|feedback|corrections|subscriptions?|archives?)"
-        r"(?:\s*[|/•·,]\s*(?:[\w&' -]{1,40}))*)\W*.{0,200}",
-        max_words=40,
+        r"affiliate and ftc disclosure|mobile version|feedback|corrections|subscriptions?|archives?|"
+        r"user agreement|site map|sitemap)\s*(?:[|/•·,]|\band\b)?\s*)+",
+        max_words=20,
     ),
     # ---- wire-story furniture around the body
     CleaningRule(  # (Reporting by ...; Editing by ...), Additional reporting by ...
