@@ -1,0 +1,295 @@
+"""`newsdedup`: ingest raw news dumps into DuckDB, cleaned and linked into story clusters.
+
+Each command opens the store, calls one library function and maps errors to a clean message.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = typer.Option(
+    None,
+    "--db",
+    envvar="NEWSDEDUP_DB",
+    help="DuckDB file. Default: $NEWSDEDUP_DB, else ./data/news.duckdb.",
+    show_default=False,
+)
+
+# Exit codes, documented in the README.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def _db(path: Optional[Path]) -> Path:
+    from storage.store import default_db_path
+
+    return Path(path) if path else default_db_path()
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: list[str] = typer.Argument(..., help="Files, directories (recursive), globs, .zip/.tar/.tar.gz archives or .jsonl exports."),
+    db: Optional[Path] = DbOption,
+    source: Optional[str] = typer.Option(None, help="Source name for every item. Default: each file's outlet folder (see README)."),
+    threshold: float = typer.Option(0.8, min=0.05, max=1.0, help="Jaccard similarity at which two articles are one story."),
+    batch_size: int = typer.Option(2000, min=1, help="Articles per transaction."),
+    workers: int = typer.Option(2, min=0, help="Processes that parse and sign (0: in the main process)."),
+    rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),
+    learn_min_stories: int = typer.Option(4, min=2, help="A short line carried by this many stories of a source is learned boilerplate."),
+    max_bytes: int = typer.Option(10 * 1024 * 1024, min=1, help="Inputs larger than this are rejected as too_large."),
+    prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect `ingest` flow (ephemeral mode unless PREFECT_API_URL is set)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Ingest raw article dumps: clean, deduplicate into story clusters, store in DuckDB.
+
+    Re-running on the same inputs adds nothing. Bad inputs are recorded in `rejected_inputs`
+    and the run goes on. Exit code 0: all ingested; 3: some inputs rejected; 1: failure.
+
+    Example: `newsdedup ingest samples/ --db data/news.duckdb`
+    """
+    from flows.pipeline import IngestSettings, ingest as run_ingest
+    from flows.sources import count_inputs
+    from storage.store import StoreError
+
+    settings = IngestSettings(
+        db_path=_db(db), source=source, threshold=threshold, batch_size=batch_size, workers=workers,
+        max_bytes=max_bytes, rules_path=rules, learn_min_stories=learn_min_stories,
+    )
+    try:
+        if prefect:
+            from flows.ingest import ingest as ingest_flow
+
+            result = ingest_flow(paths, source=source, threshold=threshold, db_path=str(settings.db_path), batch_size=batch_size)
+            _print_flow_summary(result)
+            raise typer.Exit(EXIT_PARTIAL if result.get("rejected") else EXIT_OK)
+        total = None if quiet else count_inputs(paths)
+        with Progress(
+            TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, disable=quiet, transient=True,
+        ) as bar:
+            task = bar.add_task("ingest", total=total)
+            summary = run_ingest(paths, settings, on_progress=lambda n: bar.advance(task, n))
+    except FileNotFoundError as e:
+        _fail(str(e), EXIT_USAGE)
+    except StoreError as e:
+        _fail(str(e))
+    except ValueError as e:
+        _fail(str(e), EXIT_USAGE)
+    _print_summary(summary, settings.db_path)
+    raise typer.Exit(EXIT_PARTIAL if summary.rejected else EXIT_OK)
+
+
+def _print_summary(summary, db_path: Path) -> None:
+    table = Table(title=f"ingest {summary.run_id} → {db_path}", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in [
+        ("read", summary.read),
+        ("new articles", summary.new),
+        ("  new stories", summary.new_stories),
+        ("  exact duplicates", summary.exact_dups),
+        ("  near duplicates", summary.near_dups),
+        ("already stored (skipped)", summary.already_stored),
+        ("clusters merged", summary.clusters_merged),
+        ("learned boilerplate lines removed", summary.learned_lines_removed),
+        ("rejected", summary.rejected),
+        *((f"  {reason}", n) for reason, n in sorted(summary.rejected_by_reason.items())),
+        ("seconds", f"{summary.seconds:.2f}"),
+    ]:
+        table.add_row(name, str(value))
+    out.print(table)
+    if summary.rejected:
+        out.print(f"{summary.rejected} input(s) rejected; see them with: newsdedup sql \"SELECT * FROM rejected_inputs WHERE run_id = '{summary.run_id}'\"")
+
+
+def _print_flow_summary(result: dict) -> None:
+    table = Table(title="ingest (Prefect flow)", show_header=False)
+    for k, v in result.items():
+        table.add_row(str(k), str(v))
+    out.print(table)
+
+
+@app.command()
+def clean(
+    file: str = typer.Argument(..., help="A raw text dump, or - for standard input."),
+    source: Optional[str] = typer.Option(None, help="Source name (selects per-source rules)."),
+    rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),
+) -> None:
+    """Parse and clean one dump; print the article as JSON (title, dateline, byline, paragraphs, removed lines and the rule that removed each).
+
+    Nothing is written. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
+    """
+    from parsers.article import RawArticle, Rejected
+    from parsers.dump import parse_raw
+    from parsers.rules import RuleSet, load_rules
+
+    try:
+        payload = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as e:
+        _fail(f"cannot read {file}: {e.strerror or e}", EXIT_USAGE)
+    name = source or ("stdin" if file == "-" else Path(file).resolve().parent.name)
+    ruleset = load_rules(rules) if rules else RuleSet()
+    try:
+        article = parse_raw(RawArticle(source=name, uri=file, payload=payload), ruleset)
+    except Rejected as e:
+        _fail(f"{file} rejected: {e.reason}: {e.detail}")
+    doc = {
+        "source": article.source,
+        "title": article.title,
+        "dateline": article.dateline,
+        "byline": article.byline,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "paragraphs": article.paragraphs,
+        "removed": [{"line": r.text, "rule": r.rule} for r in article.removed],
+        "word_count": article.word_count,
+    }
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="A read-only SQL query."),
+    db: Optional[Path] = DbOption,
+    format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+) -> None:
+    """Run a read-only SQL query on the store and print the result.
+
+    The database is opened read-only: statements that would change it are refused.
+
+    Example: `newsdedup sql "SELECT title, size FROM stories ORDER BY size DESC LIMIT 5"`
+    """
+    from storage.queries import run_readonly_sql
+    from storage.store import StoreError
+
+    if format not in ("table", "csv", "json"):
+        _fail("--format must be table, csv or json", EXIT_USAGE)
+    path = _db(db)
+    try:
+        columns, rows = run_readonly_sql(path, query)
+    except StoreError as e:
+        _fail(str(e))
+    _emit(columns, rows, format)
+
+
+def _plain(value):
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return value
+
+
+def _emit(columns: list[str], rows: list[tuple], format: str) -> None:
+    if format == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(columns)
+        w.writerows(rows)
+    elif format == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=str) + "\n")
+    else:
+        table = Table()
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+
+
+@app.command()
+def stories(
+    db: Optional[Path] = DbOption,
+    limit: int = typer.Option(20, min=1, help="How many stories."),
+    format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+) -> None:
+    """List the largest story clusters: canonical title, size, outlets, first and last seen.
+
+    Example: `newsdedup stories --limit 5`
+    """
+    from storage.queries import top_stories
+    from storage.store import StoreError, open_store
+
+    try:
+        con = open_store(_db(db), read_only=True)
+    except StoreError as e:
+        _fail(str(e))
+    try:
+        found = top_stories(con, limit)
+    finally:
+        con.close()
+    columns = ["cluster_id", "title", "size", "n_sources", "sources", "first_seen", "last_seen"]
+    _emit(columns, [tuple(_plain(s[c]) for c in columns) for s in found], format)
+
+
+@app.command()
+def story(
+    cluster_id: str = typer.Argument(..., help="A story cluster id (from `newsdedup stories`) or any article id in it."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Show one story cluster: its articles, outlets, how similar each copy is, and what each copy changed.
+
+    Example: `newsdedup story 3f2a9c0d1e2b4a5f`
+    """
+    from storage.queries import story as load_story
+    from storage.store import StoreError, open_store
+
+    try:
+        con = open_store(_db(db), read_only=True)
+    except StoreError as e:
+        _fail(str(e))
+    try:
+        found = load_story(con, cluster_id)
+    except KeyError:
+        found = None
+    finally:
+        con.close()
+    if not found:
+        _fail(f"no story or article with id {cluster_id!r}", EXIT_USAGE)
+    _print_story(found)
+
+
+def _print_story(found: dict) -> None:
+    from parsers.story_diff import describe_changes
+
+    articles = found["articles"]
+    canonical = next((a for a in articles if a["is_canonical"]), articles[0])
+    out.print(f"[bold]{canonical['title']}[/]  (story {found['cluster_id']}, {len(articles)} articles)")
+    table = Table()
+    for c in ("article_id", "source", "title", "link", "similarity", "changes vs canonical"):
+        table.add_column(c, overflow="fold")
+    for a in articles:
+        link = "canonical" if a["is_canonical"] else (a.get("link_kind") or "")
+        sim = "" if a.get("similarity") is None else f"{a['similarity']:.3f}"
+        changes = "" if a["is_canonical"] else describe_changes(canonical, a)
+        table.add_row(a["article_id"], a["source"], a["title"], link, sim, changes)
+    out.print(table)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

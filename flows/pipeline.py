@@ -1,0 +1,435 @@
+"""The ingestion engine: raw items -> parsed, cleaned, signed articles -> story clusters -> DuckDB.
+
+One batch at a time (thousands of articles): parsing and MinHash signing run in a process
+pool (both cores), while the main process owns the single DuckDB connection and does the
+cheap, order-dependent part: look-ups against the store, linking to story clusters, learned
+boilerplate, and one transaction per batch. The Prefect flow (`flows/ingest.py`) and the CLI
+(`flows/cli.py`) both drive this module, so they write identical databases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import chain, islice
+from pathlib import Path
+
+import numpy as np
+
+from flows.sources import iter_inputs
+from parsers.article import Article, RawArticle, Rejected, Rejection
+from parsers.dump import parse_raw
+from parsers.learned import learnable_lines, strip_learned
+from parsers.normalize import fold_for_matching
+from parsers.rules import RuleSet, load_rules
+from parsers.signature import DedupConfig, band_keys, sign_many, text_hash
+from parsers.story_links import NewArticle, StoredMatch, link_to_story
+from storage import articles as store_articles
+from storage import lsh_index, runs
+from storage.batch import write_batch
+from storage.boilerplate import learned_lines
+from storage.dedup_config import ensure_dedup_config
+from storage.records import BatchWrite, DuplicateLink, StoredArticle
+from storage.store import open_store
+
+log = logging.getLogger("newsdedup")
+
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Everything one ingestion run needs besides its inputs.
+
+    Attributes:
+        db_path: the DuckDB file (created with its schema if missing).
+        source: source name for every item; None derives it from the paths (see `flows.sources`).
+        threshold: Jaccard similarity at or above which two articles are one story.
+        batch_size: articles per transaction (and per unit of parallel work).
+        workers: processes that parse and sign; 0 parses in the main process.
+        max_bytes: inputs larger than this are rejected as ``too_large``.
+        rules_path: optional TOML file with extra or per-source cleaning rules.
+        learn_min_stories: a short line carried by this many stories of one source is
+            that source's learned boilerplate.
+    """
+
+    db_path: Path
+    source: str | None = None
+    threshold: float = 0.8
+    batch_size: int = 2000
+    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    max_bytes: int = 10 * 1024 * 1024
+    rules_path: Path | None = None
+    learn_min_stories: int = 4
+
+
+@dataclass
+class IngestSummary:
+    """Counts of one run, as printed by the CLI and published as a Prefect artifact."""
+
+    run_id: str
+    read: int = 0
+    new: int = 0
+    new_stories: int = 0
+    already_stored: int = 0
+    exact_dups: int = 0
+    near_dups: int = 0
+    rejected: int = 0
+    clusters_merged: int = 0
+    learned_lines_removed: int = 0
+    seconds: float = 0.0
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    status: str = "running"
+
+    def as_counts(self) -> dict[str, int]:
+        return {
+            "n_read": self.read,
+            "n_new": self.new,
+            "n_already_stored": self.already_stored,
+            "n_exact_dups": self.exact_dups,
+            "n_near_dups": self.near_dups,
+            "n_rejected": self.rejected,
+            "n_clusters_merged": self.clusters_merged,
+        }
+
+
+def article_id_for(raw: RawArticle) -> str:
+    """Stable id of one version of one input: same bytes at the same place -> same id."""
+    import hashlib
+
+    key = f"{raw.source}\x00{raw.uri}\x00{raw.content_hash}".encode()
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def new_run_id() -> str:
+    """Run ids sort by start time, so `ORDER BY run_id` is chronological."""
+    now = datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(slots=True)
+class SignedArticle:
+    """A parsed article with everything dedup needs, as returned by a worker."""
+
+    article_id: str
+    article: Article
+    folded: str
+    text_hash: str
+
+
+@dataclass(slots=True)
+class SignedBatch:
+    articles: list[SignedArticle]
+    signatures: np.ndarray  # (n, num_perm) uint32
+    rejections: list[Rejection]
+
+
+def parse_and_sign(raws: list[tuple[str, RawArticle]], rules: RuleSet, config: DedupConfig) -> SignedBatch:
+    """Parse, clean and sign a chunk of raw items (runs in a worker process).
+
+    Args:
+        raws: (article_id, raw item) pairs.
+        rules: the cleaning rules.
+        config: the pinned MinHash settings.
+
+    Returns:
+        The signed articles in input order, their signatures as one array, and the
+        items that could not become articles, each with its reason.
+    """
+    done: list[SignedArticle] = []
+    rejections: list[Rejection] = []
+    for article_id, raw in raws:
+        try:
+            article = parse_raw(raw, rules)
+        except Rejected as why:
+            rejections.append(Rejection(raw.source, raw.uri, why.reason, why.detail, raw.content_hash))
+            continue
+        except RecursionError:
+            rejections.append(Rejection(raw.source, raw.uri, "hostile", "markup nested too deeply to parse", raw.content_hash))
+            continue
+        folded = fold_for_matching(article.body)
+        done.append(SignedArticle(article_id, article, folded, text_hash(folded)))
+    signatures = sign_many([a.folded for a in done], config)
+    return SignedBatch(done, signatures, rejections)
+
+
+def _batched(items: Iterable, n: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
+
+
+def _split(chunk: list, parts: int) -> list[list]:
+    size = max(1, -(-len(chunk) // max(1, parts)))
+    return [chunk[i : i + size] for i in range(0, len(chunk), size)]
+
+
+class _Parser:
+    """Runs `parse_and_sign` in a process pool, keeping a batch in flight ahead of the writer."""
+
+    def __init__(self, workers: int, rules: RuleSet, config: DedupConfig):
+        self.rules, self.config, self.workers = rules, config, workers
+        self.pool = ProcessPoolExecutor(workers) if workers > 0 else None
+
+    def submit(self, raws: list[tuple[str, RawArticle]]) -> list[Future] | SignedBatch:
+        if self.pool is None:
+            return parse_and_sign(raws, self.rules, self.config)
+        # several small chunks per worker keep both cores busy to the end of the batch
+        return [self.pool.submit(parse_and_sign, part, self.rules, self.config) for part in _split(raws, self.workers * 2)]
+
+    def collect(self, pending: list[Future] | SignedBatch) -> SignedBatch:
+        if isinstance(pending, SignedBatch):
+            return pending
+        parts = [f.result() for f in pending]
+        arrays = [p.signatures for p in parts if len(p.articles)]
+        sigs = np.vstack(arrays) if arrays else np.empty((0, self.config.num_perm), dtype=np.uint32)
+        return SignedBatch([a for p in parts for a in p.articles], sigs, [r for p in parts for r in p.rejections])
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+class IngestRun:
+    """One ingestion run against one open store: the steps both the CLI and the Prefect flow call.
+
+    Use as a context manager; the run row is finished (ok / partial / failed) on exit.
+    """
+
+    def __init__(self, settings: IngestSettings, paths: list[str], run_id: str | None = None):
+        self.settings = settings
+        self.paths = [str(p) for p in paths]
+        self.rules = load_rules(settings.rules_path) if settings.rules_path else RuleSet()
+        self.config = DedupConfig.for_threshold(settings.threshold)
+        self.summary = IngestSummary(run_id=run_id or new_run_id())
+        self.started = time.perf_counter()
+        self._seen_ids: set[str] = set()
+        self.con = None
+
+    def __enter__(self) -> IngestRun:
+        self.con = open_store(self.settings.db_path)
+        try:
+            ensure_dedup_config(self.con, self.config.to_dict())
+            runs.start_run(self.con, self.summary.run_id, self.settings.source, self.paths, self.settings.threshold, VERSION)
+        except BaseException:
+            self.con.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.summary.status = "failed"
+        else:
+            self.summary.status = "partial" if self.summary.rejected else "ok"
+        self.summary.seconds = time.perf_counter() - self.started
+        try:
+            runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds)
+        finally:
+            self.con.close()
+
+    def items(self) -> Iterator[RawArticle | Rejection]:
+        """The run's input items in a stable order (raises FileNotFoundError for a missing path)."""
+        return iter_inputs(self.paths, source=self.settings.source, max_bytes=self.settings.max_bytes)
+
+    def prepare(self, chunk: list[RawArticle | Rejection]) -> tuple[list[tuple[str, RawArticle]], list[Rejection]]:
+        """Split a chunk into items still to parse (with their ids) and rejections; skip stored ones."""
+        raws, rejections = [], []
+        for item in chunk:
+            if isinstance(item, Rejection):
+                rejections.append(item)
+            else:
+                raws.append((article_id_for(item), item))
+        self.summary.read += len(chunk)
+        stored = store_articles.existing_article_ids(self.con, [i for i, _ in raws])
+        fresh = []
+        for aid, raw in raws:
+            if aid in stored or aid in self._seen_ids:
+                self.summary.already_stored += 1
+            else:
+                self._seen_ids.add(aid)
+                fresh.append((aid, raw))
+        return fresh, rejections
+
+    def store(self, signed: SignedBatch | None, rejections: list[Rejection]) -> BatchWrite:
+        """Link a parsed batch to story clusters and write it in one transaction."""
+        return _store_batch(self.con, signed, rejections, self.config, self.settings, self.summary)
+
+
+def ingest(
+    paths: list[str],
+    settings: IngestSettings,
+    on_progress: Callable[[int], None] | None = None,
+    run_id: str | None = None,
+) -> IngestSummary:
+    """Ingest every item under `paths` into the store; return the run's counts.
+
+    Re-running on the same inputs adds nothing. A batch is written in one transaction, so a
+    run killed at any point leaves whole batches only; the next run skips what is stored.
+    Parsing of the next batch overlaps the writing of the current one.
+
+    Args:
+        paths: files, directories, globs, archives or JSONL exports.
+        settings: see `IngestSettings`.
+        on_progress: called with the number of items finished after each batch.
+        run_id: id for the run (a new time-ordered id if None).
+
+    Raises:
+        FileNotFoundError: a path does not exist (nothing is written).
+        storage.store.StoreError: the database cannot be opened or is in use.
+    """
+    run = IngestRun(settings, paths, run_id)
+    items = run.items()
+    first = next(items, None)  # surfaces FileNotFoundError before the store is touched
+    stream = items if first is None else chain([first], items)
+    parser = None
+    with run:
+        parser = _Parser(settings.workers, run.rules, run.config)
+        try:
+            in_flight: deque = deque()
+
+            def dispatch(chunk: list) -> None:
+                fresh, rejections = run.prepare(chunk)
+                in_flight.append((len(chunk), rejections, parser.submit(fresh) if fresh else None))
+
+            batches = _batched(stream, settings.batch_size)
+            for chunk in islice(batches, 2):
+                dispatch(chunk)
+            while in_flight:
+                n_items, rejections, pending = in_flight.popleft()
+                signed = parser.collect(pending) if pending is not None else None
+                run.store(signed, rejections)
+                nxt = next(batches, None)
+                if nxt is not None:
+                    dispatch(nxt)
+                if on_progress:
+                    on_progress(n_items)
+        finally:
+            parser.close()
+    return run.summary
+
+
+def _store_batch(
+    con,
+    signed: SignedBatch | None,
+    rejections: list[Rejection],
+    config: DedupConfig,
+    settings: IngestSettings,
+    summary: IngestSummary,
+) -> BatchWrite:
+    """Link one parsed batch to stories and write it in one transaction."""
+    if signed is not None:
+        rejections = rejections + signed.rejections
+    batch = BatchWrite(articles=[], links=[], merges=[], rejections=rejections, boilerplate_counts=[])
+    if signed is not None and signed.articles:
+        _link_batch(con, signed, config, settings, summary, batch)
+    write_batch(con, batch, summary.run_id)
+    summary.rejected += len(rejections)
+    summary.rejected_by_reason.update(r.reason for r in rejections)
+    log.info(
+        "batch stored: %d new, %d exact dups, %d near dups, %d rejected",
+        len(batch.articles), sum(l.kind == "exact" for l in batch.links),
+        sum(l.kind == "near" for l in batch.links), len(rejections),
+    )
+    return batch
+
+
+def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite) -> None:
+    items = signed.articles
+    keys = band_keys(signed.signatures, config)
+    new = [
+        NewArticle(s.article_id, s.folded, s.text_hash, signed.signatures[i], keys[i])
+        for i, s in enumerate(items)
+    ]
+    stored_exact = store_articles.exact_matches(con, sorted({s.text_hash for s in items}))
+    hits = lsh_index.band_hits(con, keys)
+    stored = {
+        aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, fold_for_matching(m.body or ""), m.seq)
+        for aid, m in store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits})).items()
+    }
+    plan = link_to_story(new, stored_exact, hits, stored, config)
+
+    # learned boilerplate: each story (an article that founded a cluster) counts its short lines once
+    counts: dict[tuple[str, int], int] = Counter()
+    line_text: dict[tuple[str, int], str] = {}
+    per_article_lines = []
+    for i, s in enumerate(items):
+        lines = learnable_lines(s.article)
+        per_article_lines.append(lines)
+        if plan.links[i] is None:
+            for key, line in lines:
+                counts[(s.article.source, key)] += 1
+                line_text.setdefault((s.article.source, key), line)
+    known: dict[tuple[str, int], int] = {}
+    for source in sorted({s.article.source for s in items}):
+        keys_for_source = sorted({k for i, s in enumerate(items) if s.article.source == source for k, _ in per_article_lines[i]})
+        for key, n in learned_lines(con, source, keys_for_source).items():
+            known[(source, key)] = n
+    resign: list[int] = []
+    for i, s in enumerate(items):
+        learned = {}
+        for key, _ in per_article_lines[i]:
+            n = known.get((s.article.source, key), 0) + counts.get((s.article.source, key), 0)
+            if n >= settings.learn_min_stories:
+                learned[key] = n
+        if learned:
+            stripped = strip_learned(s.article, learned)
+            if stripped.paragraphs != s.article.paragraphs:
+                summary.learned_lines_removed += len(stripped.removed) - len(s.article.removed)
+                s.article = stripped
+                s.folded = fold_for_matching(stripped.body)
+                s.text_hash = text_hash(s.folded)
+                resign.append(i)
+    sigs = signed.signatures
+    if resign:
+        sigs = sigs.copy()
+        sigs[resign] = sign_many([items[i].folded for i in resign], config)
+        keys = band_keys(sigs, config)
+    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
+
+    now = datetime.now(timezone.utc)
+    first_seq = store_articles.next_seq(con)
+    summary.new += len(items)
+    for i, s in enumerate(items):
+        a = s.article
+        batch.articles.append(
+            StoredArticle(
+                article_id=s.article_id,
+                seq=first_seq + i,
+                source=a.source,
+                source_uri=a.source_uri,
+                url=a.url,
+                title=a.title,
+                dateline=a.dateline,
+                byline=a.byline,
+                published_at=a.published_at,
+                body=a.body,
+                word_count=a.word_count,
+                content_hash=a.content_hash,
+                text_hash=s.text_hash,
+                cluster_id=plan.cluster_ids[i],
+                is_canonical=False,
+                ingested_at=now,
+                run_id=summary.run_id,
+                removed=a.removed,
+                signature=sigs[i],
+                band_keys=keys[i],
+            )
+        )
+        link = plan.links[i]
+        if link is not None:
+            batch.links.append(DuplicateLink(s.article_id, link.duplicate_of, link.kind, link.similarity))
+            if link.kind == "exact":
+                summary.exact_dups += 1
+            else:
+                summary.near_dups += 1
+        else:
+            summary.new_stories += 1
+    batch.merges = list(plan.merges)
+    summary.clusters_merged += len(plan.merges)

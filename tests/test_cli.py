@@ -1,0 +1,130 @@
+"""The `newsdedup` CLI end to end on a temporary DuckDB file, checked by querying the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.conftest import dump, prose
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def query(db: Path, sql: str):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_ingest_links_copies_and_records_rejections(dump_dir: Path, tmp_path: Path):
+    db = tmp_path / "news.duckdb"
+    result = run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
+    assert result.exit_code == 3, result.output  # partial: two bad files
+    assert "rejected" in result.output
+
+    assert query(db, "SELECT count(*) FROM articles") == [(4,)]
+    links = dict(query(db, "SELECT a.source_uri, l.kind FROM duplicate_links l JOIN articles a USING (article_id)"))
+    assert links == {"mirror/hamas-copy.txt": "exact", "mirror/hamas-edit.txt": "near"} or set(links.values()) == {"exact", "near"}
+    # the three Hamas copies are one story; the council story is alone
+    sizes = sorted(r[0] for r in query(db, "SELECT size FROM stories"))
+    assert sizes == [1, 3]
+    reasons = sorted(r[0] for r in query(db, "SELECT reason FROM rejected_inputs"))
+    assert reasons == ["binary", "empty"]
+    rules = dict(query(db, "SELECT line, rule FROM removed_lines WHERE line LIKE '%Getty%' OR line LIKE 'Please let us know%' LIMIT 2"))
+    assert rules["Abid Katib/Getty Images"] == "photo_credit"
+    assert rules["Please let us know if you're having issues with commenting."] == "comment_footer"
+    sim = query(db, "SELECT similarity FROM duplicate_links WHERE kind = 'near'")[0][0]
+    assert 0.8 <= sim < 1.0
+
+
+def test_reingest_adds_nothing(dump_dir: Path, tmp_path: Path):
+    db = tmp_path / "news.duckdb"
+    run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
+    tables = ["articles", "removed_lines", "duplicate_links", "rejected_inputs", "minhash_signatures", "lsh_bands"]
+    before = {t: query(db, f"SELECT count(*) FROM {t}") for t in tables}
+    result = run("ingest", str(dump_dir), "--db", str(db), "--workers", "2", "-q")
+    assert result.exit_code == 3
+    assert {t: query(db, f"SELECT count(*) FROM {t}") for t in tables} == before
+    assert query(db, "SELECT n_new, n_already_stored FROM ingest_runs ORDER BY started_at DESC LIMIT 1") == [(0, 4)]
+
+
+def test_bridge_article_merges_two_stories(tmp_path: Path):
+    paras = prose(7, paragraphs=12)
+    drop1, drop2 = tmp_path / "d1", tmp_path / "d2"
+    drop1.mkdir()
+    drop2.mkdir()
+    (drop1 / "a.txt").write_bytes(dump("Story A", paras[0:10]))
+    (drop1 / "c.txt").write_bytes(dump("Story C", paras[2:12]))
+    (drop2 / "b.txt").write_bytes(dump("Story B", paras[1:11]))
+    db = tmp_path / "news.duckdb"
+    run("ingest", str(drop1), "--db", str(db), "--workers", "0", "-q")
+    assert query(db, "SELECT count(*) FROM stories") == [(2,)]
+    run("ingest", str(drop2), "--db", str(db), "--workers", "0", "-q")
+    assert query(db, "SELECT count(*), max(size) FROM stories") == [(1, 3)]
+    assert query(db, "SELECT count(*) FROM articles WHERE is_canonical") == [(1,)]
+    assert query(db, "SELECT count(*) FROM cluster_merges") == [(1,)]
+
+
+def test_clean_prints_the_parsed_seed(seed_bytes: bytes, tmp_path: Path):
+    f = tmp_path / "seed.txt"
+    f.write_bytes(seed_bytes)
+    result = run("clean", str(f))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["title"] == "EXCLUSIVE – Hamas Paying Off Islamic State to Smuggle Weapons into Gaza"
+    assert doc["dateline"] == "TEL AVIV"
+    assert {(r["line"], r["rule"]) for r in doc["removed"]} >= {
+        ("Abid Katib/Getty Images", "photo_credit"),
+        ("Please let us know if you're having issues with commenting.", "comment_footer"),
+    }
+    assert all("Getty" not in p for p in doc["paragraphs"])
+    assert any("“stun the whole world" in p for p in doc["paragraphs"])
+
+
+def test_sql_is_read_only_and_formats(dump_dir: Path, tmp_path: Path):
+    db = tmp_path / "news.duckdb"
+    run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
+    result = runner.invoke(app, ["sql", "DELETE FROM articles", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "read-only" in result.output.lower() or "read only" in result.output.lower()
+    assert query(db, "SELECT count(*) FROM articles") == [(4,)]
+    csv_out = run("sql", "SELECT count(*) AS n FROM articles", "--db", str(db), "--format", "csv")
+    assert csv_out.stdout.splitlines() == ["n", "4"]
+    json_out = run("sql", "SELECT reason FROM rejected_inputs ORDER BY reason", "--db", str(db), "-f", "json")
+    assert [json.loads(l)["reason"] for l in json_out.stdout.splitlines()] == ["binary", "empty"]
+
+
+def test_stories_and_story(dump_dir: Path, tmp_path: Path):
+    db = tmp_path / "news.duckdb"
+    run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
+    cluster = query(db, "SELECT cluster_id FROM stories ORDER BY size DESC LIMIT 1")[0][0]
+    listing = run("stories", "--db", str(db), "--format", "csv")
+    assert cluster in listing.stdout
+    shown = run("story", cluster, "--db", str(db))
+    assert shown.exit_code == 0, shown.output
+    assert "canonical" in shown.output and "near" in shown.output and "new headline" in shown.output
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path):
+    result = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code == 2
+    assert "nope" in result.output
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_every_command_has_help():
+    for cmd in ["ingest", "clean", "sql", "stories", "story"]:
+        result = run(cmd, "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.output, cmd

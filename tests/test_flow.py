@@ -1,0 +1,50 @@
+"""The Prefect `ingest` flow on a real temporary Prefect backend (prefect_test_harness)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def prefect_backend():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_flow_writes_the_same_database_as_the_cli(prefect_backend, dump_dir: Path, tmp_path: Path):
+    from prefect.client.orchestration import get_client
+
+    from flows.cli import app
+    from flows.ingest import ingest
+    from typer.testing import CliRunner
+
+    flow_db, cli_db = tmp_path / "flow.duckdb", tmp_path / "cli.duckdb"
+    summary = ingest([str(dump_dir)], db_path=str(flow_db), batch_size=2)
+    assert summary["new articles"] == 4 and summary["rejected"] == 2
+    CliRunner().invoke(app, ["ingest", str(dump_dir), "--db", str(cli_db), "--batch-size", "2", "-q"])
+
+    def snapshot(db: Path):
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            return (
+                con.execute("SELECT article_id, cluster_id, is_canonical, text_hash FROM articles ORDER BY article_id").fetchall(),
+                con.execute("SELECT article_id, duplicate_of, kind, round(similarity, 6) FROM duplicate_links ORDER BY 1").fetchall(),
+                con.execute("SELECT article_id, line, rule FROM removed_lines ORDER BY 1, 2").fetchall(),
+                con.execute("SELECT source_uri, reason FROM rejected_inputs ORDER BY 1").fetchall(),
+            )
+        finally:
+            con.close()
+
+    assert snapshot(flow_db) == snapshot(cli_db)
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
+    table = next(a for a in artifacts if a.key == "ingest-summary")
+    assert "near duplicates" in str(table.data)
