@@ -126,3 +126,12 @@ def test_cli_writes_and_reports(tmp_path):
     mod = synthetic
     assert mod.main([str(tmp_path / "cli"), "--n", "20", "--seed", "1"]) == 0
     assert len((tmp_path / "cli" / "truth.jsonl").read_text().splitlines()) == 20
+
+
+def test_baseline_finds_the_exact_copies(tmp_path):
+    baseline = _load("baseline")
+    out = tmp_path / "b"
+    stats = synthetic.generate(out, 40, seed=2, dup_rate=0.5)
+    r = baseline.run(out)
+    assert r["articles"] == 40  # truth.jsonl is not an article
+    assert r["articles_with_candidates"] >= stats["exact"] > 0
