@@ -70,22 +70,19 @@ def exact_matches(con: duckdb.DuckDBPyConnection, text_hashes: Sequence[str]) ->
         return {}
     rows = con.execute(
         """
-        WITH first_holder AS (
-            SELECT text_hash, arg_min(article_id, seq) AS article_id,
-                   arg_min(cluster_id, seq) AS cluster_id, min(seq) AS seq
-            FROM articles
-            WHERE text_hash = ANY(?)
-            GROUP BY text_hash
-        )
-        SELECT h.text_hash, h.article_id, h.cluster_id, coalesce(f.seq, h.seq) AS cluster_rank, h.seq
-        FROM first_holder AS h
-        LEFT JOIN articles AS f ON f.article_id = h.cluster_id
+        SELECT text_hash, arg_min(article_id, seq) AS article_id,
+               arg_min(cluster_id, seq) AS cluster_id, min(seq) AS seq
+        FROM articles
+        WHERE text_hash = ANY(?)
+        GROUP BY text_hash
         """,
         [wanted],
     ).fetchall()
+    # a holder that founded its cluster is its own rank; others need their founder's seq
+    founders = _founder_seqs(con, {cid for _, aid, cid, _ in rows if cid != aid})
     return {
-        text_hash: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=rank, seq=seq)
-        for text_hash, aid, cid, rank, seq in rows
+        text_hash: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq) if cid != aid else seq, seq=seq)
+        for text_hash, aid, cid, seq in rows
     }
 
 

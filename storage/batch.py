@@ -23,6 +23,7 @@ from parsers.article import Rejection
 from storage.articles import existing_article_ids
 from storage.arrow_tables import (
     articles_table,
+    as_utc,
     links_table,
     registered,
     rejections_table,
@@ -85,6 +86,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
     replay = bool(batch.articles) and not new
 
     if new:
+        _mark_batch_only_canonicals(new)
         _insert_articles(con, new, run_id, now)
     _insert_rejections(con, batch.rejections, run_id, now)
     if replay:
@@ -102,8 +104,32 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
             ).fetchall()
     add_boilerplate_counts(con, batch.boilerplate_counts, run_id)
     final = _apply_merges(con, batch.merges, run_id, now)
-    touched = {final.get(a.cluster_id, a.cluster_id) for a in new} | set(final.values())
-    recompute_canonical(con, touched)
+    new_ids = {a.article_id for a in new}
+    # clusters made only of this batch's articles were settled before the insert; the SQL
+    # recompute (a scan of the cluster_id column) is only needed where stored articles take part
+    touched = {final.get(a.cluster_id, a.cluster_id) for a in new if a.cluster_id not in new_ids or a.cluster_id in final}
+    recompute_canonical(con, touched | set(final.values()))
+
+
+def _mark_batch_only_canonicals(new: list[StoredArticle]) -> None:
+    """Set is_canonical for clusters founded in this batch (founder id among the new articles)."""
+    new_ids = {a.article_id for a in new}
+    best: dict[str, StoredArticle] = {}
+    for a in new:
+        if a.cluster_id not in new_ids:
+            continue
+        current = best.get(a.cluster_id)
+        if current is None or _canonical_key(a) < _canonical_key(current):
+            best[a.cluster_id] = a
+    for a in new:
+        if a.cluster_id in new_ids:
+            a.is_canonical = best[a.cluster_id] is a
+
+
+def _canonical_key(a: StoredArticle) -> tuple:
+    """Earliest published_at (NULLs last), then lowest seq."""
+    published = as_utc(a.published_at)
+    return (published is None, published or datetime.min.replace(tzinfo=UTC), a.seq)
 
 
 def _insert_articles(con: duckdb.DuckDBPyConnection, new: list[StoredArticle], run_id: str, now: datetime) -> None:
