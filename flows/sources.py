@@ -69,7 +69,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 from parsers.article import RawArticle, Rejection, content_hash
@@ -153,20 +153,20 @@ def _dir_name(root: str) -> str:
     return name or "local"
 
 
-def _names_for(rel: PurePosixPath, root: str, source: str | None) -> tuple[str, str]:
-    """(source, uri) for a file at ``rel`` under ``root`` (see the module docstring)."""
+def _names_for(rel: tuple[str, ...], root: str, source: str | None) -> tuple[str, str]:
+    """(source, uri) for a file at relative path parts ``rel`` under ``root`` (module docstring)."""
     if source is not None:
-        return source, rel.as_posix()
-    if len(rel.parts) >= 2:
-        return rel.parts[0], PurePosixPath(*rel.parts[1:]).as_posix()
-    return _dir_name(root), rel.as_posix()
+        return source, "/".join(rel)
+    if len(rel) >= 2:
+        return rel[0], "/".join(rel[1:])
+    return _dir_name(root), "/".join(rel)
 
 
-def _walk(directory: str) -> Iterator[str]:
-    """Files under ``directory``, recursively, entries sorted by name, junk skipped.
+def _walk(directory: str, rel: tuple[str, ...] = ()) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(path, relative parts) of the files under ``directory``, recursively, sorted by name.
 
-    Symlinked directories are not followed (no loops); symlinked files are read.
-    Unreadable directories are skipped silently: their files cannot be named.
+    Junk is skipped. Symlinked directories are not followed (no loops); symlinked files are
+    read. An unreadable directory is skipped silently: its files cannot even be named.
     """
     try:
         with os.scandir(directory) as it:
@@ -181,9 +181,15 @@ def _walk(directory: str) -> Iterator[str]:
         except OSError:
             is_dir = False
         if is_dir:
-            yield from _walk(entry.path)
+            yield from _walk(entry.path, (*rel, entry.name))
+        elif entry.is_symlink() and os.path.isdir(entry.path):
+            continue  # a linked directory: not followed, and not a file either
         else:
-            yield entry.path
+            yield entry.path, (*rel, entry.name)
+
+
+def _rel_parts(path: str, root: str) -> tuple[str, ...]:
+    return tuple(p for p in os.path.relpath(path, root).replace(os.sep, "/").split("/") if p not in ("", "."))
 
 
 def _expand(path: str, source: str | None) -> Iterator[_Found]:
@@ -191,25 +197,18 @@ def _expand(path: str, source: str | None) -> Iterator[_Found]:
     if _has_magic(path) and not os.path.exists(path):
         root = _glob_root(path)
         for match in sorted(glob.glob(path, recursive=True)):
+            base = _rel_parts(match, root)
             if os.path.isdir(match):
-                files: Iterable[str] = _walk(match)
-            elif _is_junk(os.path.basename(match)):
-                continue
-            else:
-                files = (match,)
-            for f in files:
-                rel = PurePosixPath(Path(os.path.relpath(f, root)).as_posix())
-                src, uri = _names_for(rel, root, source)
-                yield _Found(f, src, uri)
+                for f, rel in _walk(match):
+                    yield _Found(f, *_names_for((*base, *rel), root, source))
+            elif not _is_junk(os.path.basename(match)):
+                yield _Found(match, *_names_for(base, root, source))
     elif os.path.isdir(path):
-        for f in _walk(path):
-            rel = PurePosixPath(Path(os.path.relpath(f, path)).as_posix())
-            src, uri = _names_for(rel, path, source)
-            yield _Found(f, src, uri)
+        for f, rel in _walk(path):
+            yield _Found(f, *_names_for(rel, path, source))
     else:
         root = os.path.dirname(path) or "."
-        src, uri = _names_for(PurePosixPath(os.path.basename(path)), root, source)
-        yield _Found(path, src, uri)
+        yield _Found(path, *_names_for((os.path.basename(path),), root, source))
 
 
 def _check_paths(paths: list[str]) -> None:
@@ -235,7 +234,8 @@ def _found_files(paths: list[str], source: str | None) -> Iterator[_Found]:
     for p in paths:
         for found in _expand(os.fspath(p), source):
             if track:
-                key = os.path.realpath(found.path)
+                # abspath is string work only; realpath would lstat every component.
+                key = os.path.abspath(found.path)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -351,19 +351,37 @@ def _unreadable(found: _Found, err: OSError | str) -> Rejection:
 
 
 def _read_dump(found: _Found, limits: _Limits) -> RawArticle | Rejection:
-    """A plain file as one dump, size checked before reading."""
+    """A plain file as one dump, its size checked before reading."""
     try:
-        st = os.stat(found.path)
+        # O_NONBLOCK: opening a fifo must not wait for a writer; no effect on regular files.
+        fd = os.open(found.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        return _unreadable(found, err)
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             # A fifo would block the run and a device never ends.
             return _unreadable(found, "not a regular file")
         if st.st_size > limits.max_bytes:
             return _too_large(found.source, found.uri, st.st_size, limits.max_bytes)
-        with open(found.path, "rb") as fh:
-            # Capped: the file may have grown since stat.
-            payload = fh.read(limits.max_bytes + 1)
+        # Read what stat promised plus one byte, to notice a file that grew since; never
+        # past the cap.
+        want = min(st.st_size, limits.max_bytes) + 1
+        chunks = []
+        got = 0
+        while got < want:
+            chunk = os.read(fd, want - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if got == want and want <= limits.max_bytes:
+                want = limits.max_bytes + 1  # it grew: keep reading up to the cap
+        payload = b"".join(chunks)
     except OSError as err:
         return _unreadable(found, err)
+    finally:
+        os.close(fd)
     if len(payload) > limits.max_bytes:
         return _too_large(found.source, found.uri, len(payload), limits.max_bytes)
     return RawArticle(source=found.source, uri=found.uri, payload=payload, kind="dump")

@@ -412,3 +412,16 @@ def test_count_inputs_counts_files_and_zip_members(tmp_path):
         write(root / f"{i}.txt", story(i))
     make_zip(root / "z.zip", {"a.txt": story(5), "b.txt": story(6)})
     assert count_inputs([str(root)]) == 5 == len(list(iter_inputs([str(root)])))
+
+
+def test_symlinks_dangling_is_unreadable_and_linked_dirs_are_not_followed(tmp_path):
+    root = tmp_path / "d"
+    write(root / "a.txt", story(1))
+    (root / "b.txt").symlink_to(tmp_path / "gone.txt")
+    (root / "loop").symlink_to(root)  # a directory link back to the root: never walked
+    target = write(tmp_path / "elsewhere" / "c.txt", story(3))
+    (root / "c.txt").symlink_to(target)  # a linked file is read
+    got = list(iter_inputs([str(root)]))
+    assert ids(got)[:3] == [("d", "a.txt", "dump"), ("d", "b.txt", "unreadable"), ("d", "c.txt", "dump")]
+    assert got[2].payload == story(3)
+    assert len(got) == 3
