@@ -47,7 +47,8 @@ overlapping arguments) is read once.
 
 Skipped silently while walking (an explicitly named file is always read): hidden files and
 directories (``.DS_Store``, ``.git``), ``__MACOSX``, ``Thumbs.db``, ``desktop.ini``, editor
-backups (``*~``, ``*.swp``) and ``README``/``LICENSE`` files.
+backups (``*~``, ``*.swp``), ``README``/``LICENSE`` files, and symlinked directories (never
+followed: no loops); symlinked files are read.
 
 Rejection reasons: ``too_large`` (file, member or line over ``max_bytes``; member
 compression ratio over ``max_ratio``), ``unreadable`` (permissions, vanished, not a regular
