@@ -20,7 +20,6 @@ import duckdb
 import pyarrow as pa
 
 from parsers.article import Rejection
-from storage.articles import existing_article_ids
 from storage.arrow_tables import (
     articles_table,
     as_utc,
@@ -81,13 +80,16 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
     unique: dict[str, StoredArticle] = {}
     for article in batch.articles:
         unique.setdefault(article.article_id, article)
-    existing = existing_article_ids(con, list(unique))
-    new = [a for aid, a in unique.items() if aid not in existing]
+    candidates = list(unique.values())
+    _mark_batch_only_canonicals(candidates)
+    # ON CONFLICT DO NOTHING probes the primary-key ART per row (O(batch)); RETURNING tells
+    # which ids were new, without scanning the article_id column
+    inserted = _insert_articles(con, candidates, run_id, now)
+    new = [a for a in candidates if a.article_id in inserted]
+    existing = set(unique) - inserted
     replay = bool(batch.articles) and not new
-
     if new:
-        _mark_batch_only_canonicals(new)
-        _insert_articles(con, new, run_id, now)
+        _insert_article_details(con, new)
     _insert_rejections(con, batch.rejections, run_id, now)
     if replay:
         return
@@ -99,7 +101,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
                 INSERT INTO duplicate_links (article_id, duplicate_of, kind, similarity, run_id)
                 SELECT DISTINCT ON (l.article_id) l.article_id, l.duplicate_of, l.kind, l.similarity, l.run_id
                 FROM {view} AS l
-                ANTI JOIN duplicate_links AS d ON d.article_id = l.article_id
+                ON CONFLICT (article_id) DO NOTHING
                 """
             ).fetchall()
     add_boilerplate_counts(con, batch.boilerplate_counts, run_id)
@@ -107,7 +109,11 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
     new_ids = {a.article_id for a in new}
     # clusters made only of this batch's articles were settled before the insert; the SQL
     # recompute (a scan of the cluster_id column) is only needed where stored articles take part
-    touched = {final.get(a.cluster_id, a.cluster_id) for a in new if a.cluster_id not in new_ids or a.cluster_id in final}
+    touched = {
+        final.get(a.cluster_id, a.cluster_id)
+        for a in new
+        if existing or a.cluster_id not in new_ids or a.cluster_id in final
+    }
     recompute_canonical(con, touched | set(final.values()))
 
 
@@ -132,9 +138,20 @@ def _canonical_key(a: StoredArticle) -> tuple:
     return (published is None, published or datetime.min.replace(tzinfo=UTC), a.seq)
 
 
-def _insert_articles(con: duckdb.DuckDBPyConnection, new: list[StoredArticle], run_id: str, now: datetime) -> None:
-    with registered(con, articles_table(new, run_id, now), "articles") as view:
-        con.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view}").fetchall()
+def _insert_articles(con: duckdb.DuckDBPyConnection, articles: list[StoredArticle], run_id: str, now: datetime) -> set[str]:
+    """Insert the articles whose id is not stored yet; return the ids actually inserted."""
+    if not articles:
+        return set()
+    with registered(con, articles_table(articles, run_id, now), "articles") as view:
+        rows = con.execute(
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view} "
+            "ON CONFLICT (article_id) DO NOTHING RETURNING article_id"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _insert_article_details(con: duckdb.DuckDBPyConnection, new: list[StoredArticle]) -> None:
+    """Removed lines, signatures and band keys of newly inserted articles."""
     removed = removed_lines_table(new)
     if removed.num_rows:
         with registered(con, removed, "removed") as view:
