@@ -33,12 +33,19 @@ NEWSDEDUP = str(Path(PY).with_name("newsdedup"))
 
 
 def generate(work: Path, n: int, seed: int) -> Path:
+    """Generate (once, cached) n dumps; the truth file is moved beside the dump dir, not ingested."""
     out = work / f"dumps-{n}-{seed}"
-    if not (out / "truth.jsonl").exists():
+    truth = truth_file(out)
+    if not truth.exists():
         if out.exists():
             shutil.rmtree(out)
         subprocess.run([PY, str(ROOT / "bench" / "synthetic.py"), str(out), "--n", str(n), "--seed", str(seed)], check=True)
+        (out / "truth.jsonl").rename(truth)
     return out
+
+
+def truth_file(dumps: Path) -> Path:
+    return dumps.with_name(dumps.name + ".truth.jsonl")
 
 
 def peak_rss(cmd: list[str]) -> tuple[float, float, str]:
@@ -63,7 +70,7 @@ def recall(db: Path, dumps: Path) -> tuple[float, int]:
     import duckdb
 
     truth: dict[str, str] = {}
-    for line in (dumps / "truth.jsonl").read_text().splitlines():
+    for line in truth_file(dumps).read_text().splitlines():
         rec = json.loads(line)
         truth[rec["file"]] = rec["story"]
     con = duckdb.connect(str(db), read_only=True)

@@ -163,7 +163,7 @@ def clean(
         "byline": article.byline,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "paragraphs": article.paragraphs,
-        "removed": [{"line": r.text, "rule": r.rule} for r in article.removed],
+        "removed": [{"line": r.text, "rule": r.rule, "kind": r.kind} for r in article.removed],
         "word_count": article.word_count,
     }
     sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
@@ -274,16 +274,18 @@ def _print_story(found: dict) -> None:
 
     articles = found["articles"]
     canonical = next((a for a in articles if a["is_canonical"]), articles[0])
-    out.print(f"[bold]{canonical['title']}[/]  (story {found['cluster_id']}, {len(articles)} articles)")
-    table = Table()
-    for c in ("article_id", "source", "title", "link", "similarity", "changes vs canonical"):
-        table.add_column(c, overflow="fold")
+    out.print(f"[bold]{canonical['title']}[/]")
+    out.print(f"story {found['cluster_id']}: {len(articles)} articles from {len(found['sources'])} sources ({', '.join(found['sources'])})")
     for a in articles:
-        link = "canonical" if a["is_canonical"] else (a.get("link_kind") or "")
-        sim = "" if a.get("similarity") is None else f"{a['similarity']:.3f}"
-        changes = "" if a["is_canonical"] else describe_changes(canonical, a)
-        table.add_row(a["article_id"], a["source"], a["title"], link, sim, changes)
-    out.print(table)
+        if a["is_canonical"]:
+            how = "canonical"
+        elif a.get("link_kind") is None:  # founded a story that a later bridge merged into this one
+            how = "merged into this story; " + describe_changes(canonical, a)
+        else:
+            how = f"{a['link_kind']} duplicate of {a['duplicate_of']}, similarity {a['similarity']:.3f}; " + describe_changes(canonical, a)
+        out.print(f"\n[bold]{a['article_id']}[/]  {a['source']}  {a['source_uri']}")
+        out.print(f"  {a['title']}")
+        out.print(f"  {how}; {a['removed_lines']} boilerplate lines removed")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from flows.pipeline import IngestRun, IngestSettings, IngestSummary, SignedBatch, parse_and_sign
+from flows.pipeline import IngestRun, IngestSettings, IngestSummary, Learned, SignedBatch, parse_and_sign
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig
@@ -30,9 +30,11 @@ from storage.store import default_db_path
 
 
 @task(name="parse-and-sign", cache_policy=NO_CACHE)
-def parse_and_sign_batch(raws: list[tuple[str, RawArticle]], rules: RuleSet, config: DedupConfig) -> SignedBatch:
+def parse_and_sign_batch(
+    raws: list[tuple[str, RawArticle]], rules: RuleSet, config: DedupConfig, learned: Learned
+) -> SignedBatch:
     """Parse, clean and MinHash-sign one batch (pure; runs in a worker process)."""
-    return parse_and_sign(raws, rules, config)
+    return parse_and_sign(raws, rules, config, learned)
 
 
 @task(name="store-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -112,7 +114,7 @@ def ingest(
             nxt = None
             if chunk:
                 fresh, rejections = run.prepare(chunk)
-                future = parse_and_sign_batch.submit(fresh, run.rules, run.config) if fresh else None
+                future = parse_and_sign_batch.submit(fresh, run.rules, run.config, run.learned()) if fresh else None
                 nxt = (future, rejections)
             if pending is not None:
                 future, rejections = pending

@@ -34,7 +34,7 @@ from parsers.story_links import NewArticle, StoredMatch, link_to_story
 from storage import articles as store_articles
 from storage import lsh_index, runs
 from storage.batch import write_batch
-from storage.boilerplate import learned_lines
+from storage.boilerplate import learned_boilerplate, learned_lines
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite, DuplicateLink, StoredArticle
 from storage.store import open_store
@@ -116,12 +116,17 @@ def new_run_id() -> str:
 
 @dataclass(slots=True)
 class SignedArticle:
-    """A parsed article with everything dedup needs, as returned by a worker."""
+    """A parsed article with everything dedup needs, as returned by a worker.
+
+    ``learnable`` holds the article's short lines (line key, text) before any learned
+    boilerplate was stripped: each story counts them once towards its source's evidence.
+    """
 
     article_id: str
     article: Article
     folded: str
     text_hash: str
+    learnable: list[tuple[int, str]]
 
 
 @dataclass(slots=True)
@@ -131,13 +136,19 @@ class SignedBatch:
     rejections: list[Rejection]
 
 
-def parse_and_sign(raws: list[tuple[str, RawArticle]], rules: RuleSet, config: DedupConfig) -> SignedBatch:
+Learned = dict[str, dict[int, int]]  # source -> line_key -> number of stories carrying the line
+
+
+def parse_and_sign(
+    raws: list[tuple[str, RawArticle]], rules: RuleSet, config: DedupConfig, learned: Learned | None = None
+) -> SignedBatch:
     """Parse, clean and sign a chunk of raw items (runs in a worker process).
 
     Args:
         raws: (article_id, raw item) pairs.
         rules: the cleaning rules.
         config: the pinned MinHash settings.
+        learned: each source's learned boilerplate lines, stripped before signing.
 
     Returns:
         The signed articles in input order, their signatures as one array, and the
@@ -145,6 +156,7 @@ def parse_and_sign(raws: list[tuple[str, RawArticle]], rules: RuleSet, config: D
     """
     done: list[SignedArticle] = []
     rejections: list[Rejection] = []
+    learned = learned or {}
     for article_id, raw in raws:
         try:
             article = parse_raw(raw, rules)
@@ -154,8 +166,18 @@ def parse_and_sign(raws: list[tuple[str, RawArticle]], rules: RuleSet, config: D
         except RecursionError:
             rejections.append(Rejection(raw.source, raw.uri, "hostile", "markup nested too deeply to parse", raw.content_hash))
             continue
+        except Exception as exc:  # a parser bug must cost one input, not the run: record it for a bug report
+            log.exception("parser failed on %s", raw.uri)
+            rejections.append(Rejection(raw.source, raw.uri, "parser_error", f"{type(exc).__name__}: {exc}", raw.content_hash))
+            continue
+        learnable = learnable_lines(article)
+        known = learned.get(article.source)
+        if known:
+            hits = {key: known[key] for key, _ in learnable if key in known}
+            if hits:
+                article = strip_learned(article, hits)
         folded = fold_for_matching(article.body)
-        done.append(SignedArticle(article_id, article, folded, text_hash(folded)))
+        done.append(SignedArticle(article_id, article, folded, text_hash(folded), learnable))
     signatures = sign_many([a.folded for a in done], config)
     return SignedBatch(done, signatures, rejections)
 
@@ -178,11 +200,14 @@ class _Parser:
         self.rules, self.config, self.workers = rules, config, workers
         self.pool = ProcessPoolExecutor(workers) if workers > 0 else None
 
-    def submit(self, raws: list[tuple[str, RawArticle]]) -> list[Future] | SignedBatch:
+    def submit(self, raws: list[tuple[str, RawArticle]], learned: Learned) -> list[Future] | SignedBatch:
         if self.pool is None:
-            return parse_and_sign(raws, self.rules, self.config)
+            return parse_and_sign(raws, self.rules, self.config, learned)
         # several small chunks per worker keep both cores busy to the end of the batch
-        return [self.pool.submit(parse_and_sign, part, self.rules, self.config) for part in _split(raws, self.workers * 2)]
+        return [
+            self.pool.submit(parse_and_sign, part, self.rules, self.config, learned)
+            for part in _split(raws, self.workers * 2)
+        ]
 
     def collect(self, pending: list[Future] | SignedBatch) -> SignedBatch:
         if isinstance(pending, SignedBatch):
@@ -257,6 +282,10 @@ class IngestRun:
                 fresh.append((aid, raw))
         return fresh, rejections
 
+    def learned(self) -> Learned:
+        """The learned boilerplate committed so far, for workers to strip before signing."""
+        return learned_boilerplate(self.con, self.settings.learn_min_stories)
+
     def store(self, signed: SignedBatch | None, rejections: list[Rejection]) -> BatchWrite:
         """Link a parsed batch to story clusters and write it in one transaction."""
         return _store_batch(self.con, signed, rejections, self.config, self.settings, self.summary)
@@ -296,7 +325,7 @@ def ingest(
 
             def dispatch(chunk: list) -> None:
                 fresh, rejections = run.prepare(chunk)
-                in_flight.append((len(chunk), rejections, parser.submit(fresh) if fresh else None))
+                in_flight.append((len(chunk), rejections, parser.submit(fresh, run.learned()) if fresh else None))
 
             batches = _batched(stream, settings.batch_size)
             for chunk in islice(batches, 2):
@@ -354,44 +383,11 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
         for aid, m in store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits})).items()
     }
     plan = link_to_story(new, stored_exact, hits, stored, config)
+    links, cluster_ids = plan.links, plan.cluster_ids
 
-    # learned boilerplate: each story (an article that founded a cluster) counts its short lines once
-    counts: dict[tuple[str, int], int] = Counter()
-    line_text: dict[tuple[str, int], str] = {}
-    per_article_lines = []
-    for i, s in enumerate(items):
-        lines = learnable_lines(s.article)
-        per_article_lines.append(lines)
-        if plan.links[i] is None:
-            for key, line in lines:
-                counts[(s.article.source, key)] += 1
-                line_text.setdefault((s.article.source, key), line)
-    known: dict[tuple[str, int], int] = {}
-    for source in sorted({s.article.source for s in items}):
-        keys_for_source = sorted({k for i, s in enumerate(items) if s.article.source == source for k, _ in per_article_lines[i]})
-        for key, n in learned_lines(con, source, keys_for_source).items():
-            known[(source, key)] = n
-    resign: list[int] = []
-    for i, s in enumerate(items):
-        learned = {}
-        for key, _ in per_article_lines[i]:
-            n = known.get((s.article.source, key), 0) + counts.get((s.article.source, key), 0)
-            if n >= settings.learn_min_stories:
-                learned[key] = n
-        if learned:
-            stripped = strip_learned(s.article, learned)
-            if stripped.paragraphs != s.article.paragraphs:
-                summary.learned_lines_removed += len(stripped.removed) - len(s.article.removed)
-                s.article = stripped
-                s.folded = fold_for_matching(stripped.body)
-                s.text_hash = text_hash(s.folded)
-                resign.append(i)
-    sigs = signed.signatures
-    if resign:
-        sigs = sigs.copy()
-        sigs[resign] = sign_many([items[i].folded for i in resign], config)
+    sigs = _apply_learned_boilerplate(con, signed, links, config, settings, summary, batch)
+    if sigs is not signed.signatures:
         keys = band_keys(sigs, config)
-    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
 
     now = datetime.now(timezone.utc)
     first_seq = store_articles.next_seq(con)
@@ -413,7 +409,7 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
                 word_count=a.word_count,
                 content_hash=a.content_hash,
                 text_hash=s.text_hash,
-                cluster_id=plan.cluster_ids[i],
+                cluster_id=cluster_ids[i],
                 is_canonical=False,
                 ingested_at=now,
                 run_id=summary.run_id,
@@ -422,7 +418,7 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
                 band_keys=keys[i],
             )
         )
-        link = plan.links[i]
+        link = links[i]
         if link is not None:
             batch.links.append(DuplicateLink(s.article_id, link.duplicate_of, link.kind, link.similarity))
             if link.kind == "exact":
@@ -433,3 +429,59 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
             summary.new_stories += 1
     batch.merges = list(plan.merges)
     summary.clusters_merged += len(plan.merges)
+
+
+def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
+    """Count each new story's short lines for its source; strip lines that reached the threshold.
+
+    Only articles that founded a story count (copies of a story count once), so a syndicated
+    paragraph never becomes boilerplate. Workers already stripped lines learned before the
+    batch; here only lines that cross the threshold with this batch are stripped, and the
+    articles that change are re-signed so stored signatures match stored bodies.
+
+    Returns:
+        The batch's signatures (a new array if some articles were re-signed).
+    """
+    items = signed.articles
+    counts: Counter = Counter()
+    line_text: dict[tuple[str, int], str] = {}
+    for s, link in zip(items, links):
+        if link is None:
+            for key, line in s.learnable:
+                counts[(s.article.source, key)] += 1
+                line_text.setdefault((s.article.source, key), line)
+    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
+
+    totals: dict[tuple[str, int], int] = {}
+    for source in sorted({src for src, _ in counts}):
+        keys = [k for src, k in counts if src == source]
+        stored = learned_lines(con, source, keys)
+        for k in keys:
+            n = stored.get(k, 0) + counts[(source, k)]
+            if n >= settings.learn_min_stories:
+                totals[(source, k)] = n
+    if not totals:
+        return signed.signatures
+    resign: list[int] = []
+    for i, s in enumerate(items):
+        already = {r.text for r in s.article.removed}
+        hits = {
+            key: totals[(s.article.source, key)]
+            for key, line in s.learnable
+            if (s.article.source, key) in totals and line not in already
+        }
+        if not hits:
+            continue
+        stripped = strip_learned(s.article, hits)
+        if stripped.paragraphs != s.article.paragraphs:
+            s.article = stripped
+            s.folded = fold_for_matching(stripped.body)
+            s.text_hash = text_hash(s.folded)
+            resign.append(i)
+    for s in items:
+        summary.learned_lines_removed += sum(r.rule == "learned_boilerplate" for r in s.article.removed)
+    if not resign:
+        return signed.signatures
+    sigs = signed.signatures.copy()
+    sigs[resign] = sign_many([items[i].folded for i in resign], config)
+    return sigs

@@ -42,13 +42,16 @@ class RawArticle:
 class RemovedLine:
     """A line taken out of an article body, with the name of the rule that took it.
 
-    ``evidence`` is set for learned boilerplate: how many stories of the source carry the line.
+    ``rule`` names the exact rule (``photo_credit_agency_slash``), ``kind`` what kind of
+    boilerplate it is (``photo_credit``, ``comment_footer``, ``promo``...). ``evidence`` is set
+    for learned boilerplate: how many stories of the source carry the line.
     """
 
     text: str
     rule: str
     position: int = 0
     evidence: int | None = None
+    kind: str = ""
 
 
 @dataclass(slots=True)

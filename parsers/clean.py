@@ -150,7 +150,12 @@ def strip_boilerplate(
 
     _trim_edges(lines, n_words, reason, compiled)
     kept = [line for line, why in zip(lines, reason) if why is None]
-    removed = [RemovedLine(text=line, rule=why, position=i) for i, (line, why) in enumerate(zip(lines, reason)) if why]
+    kinds = compiled.kinds
+    removed = [
+        RemovedLine(text=line, rule=why, position=i, kind=kinds.get(why, "other"))
+        for i, (line, why) in enumerate(zip(lines, reason))
+        if why
+    ]
     return kept, removed
 
 

@@ -82,7 +82,7 @@ def _build_body(
 ) -> tuple[list[str], list[RemovedLine], str | None, str | None]:
     """Clean body lines; return paragraphs, removed lines, byline and dateline."""
     kept, removed = strip_boilerplate(body_lines, rules, source)
-    removed = [RemovedLine(r.text, r.rule, r.position + offset, r.evidence) for r in removed]
+    removed = [RemovedLine(r.text, r.rule, r.position + offset, r.evidence, r.kind) for r in removed]
     byline = next((byline_of(r.text) for r in removed if r.rule == "byline"), None)
     dateline = None
     if kept:

@@ -87,7 +87,7 @@ def strip_learned(article: Article, learned: dict[int, int], min_stories: int = 
     for i, paragraph in enumerate(article.paragraphs):
         count = learned.get(line_key(paragraph))
         if count is not None and count >= min_stories:
-            removed.append(RemovedLine(text=paragraph, rule=LEARNED_RULE, position=i + 1, evidence=count))
+            removed.append(RemovedLine(text=paragraph, rule=LEARNED_RULE, position=i + 1, evidence=count, kind=LEARNED_RULE))
         else:
             kept.append(paragraph)
     if not removed:

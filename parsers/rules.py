@@ -414,6 +414,7 @@ class CompiledRules:
     def __init__(self, rules: Iterable[CleaningRule], disabled: frozenset[str]):
         self.rules: tuple[CleaningRule, ...] = tuple(r for r in rules if r.name not in disabled)
         self.disabled = disabled
+        self.kinds: dict[str, str] = {**STRUCTURAL_RULES, **{r.name: r.kind for r in self.rules}}
         self._by_group: dict[str, CleaningRule] = {}
         # (pattern, max_words, scope, window): one alternation per group of rules
         # that share flags, word limit, scope and window.

@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from parsers.signature import DedupConfig, band_keys, exact_threshold_met, shingles, sign_many, text_hash
+from parsers.signature import DedupConfig, band_keys, exact_threshold_met, sign_many, text_hash
 
 LinkKind = Literal["exact", "near"]
 
@@ -132,6 +132,15 @@ def sign_articles(article_ids: Sequence[str], folded_texts: Sequence[str], confi
     ]
 
 
+def _shingle_tuples(folded: str, k: int) -> set[tuple[str, ...]]:
+    """``signature.shingles`` as word tuples: the same sets up to a bijection (words hold no
+    spaces), so the same Jaccard, at half the cost (no string joins)."""
+    w = folded.split()
+    if len(w) < k:
+        return {tuple(w)} if w else set()
+    return set(zip(*(w[i:] for i in range(k))))
+
+
 class _Clusters:
     """Union-find over cluster ids; the root is always the lowest-ranked founder."""
 
@@ -218,17 +227,17 @@ def link_to_story(
         if sid not in hits[i]:
             hits[i].append(sid)
 
-    new_sh: dict[int, set[str]] = {}
-    stored_sh: dict[str, set[str]] = {}
+    new_sh: dict[int, set[tuple[str, ...]]] = {}
+    stored_sh: dict[str, set[tuple[str, ...]]] = {}
 
-    def sh_new(j: int) -> set[str]:
+    def sh_new(j: int) -> set[tuple[str, ...]]:
         if j not in new_sh:
-            new_sh[j] = shingles(new[j].folded, k)
+            new_sh[j] = _shingle_tuples(new[j].folded, k)
         return new_sh[j]
 
-    def sh_stored(sid: str) -> set[str]:
+    def sh_stored(sid: str) -> set[tuple[str, ...]]:
         if sid not in stored_sh:
-            stored_sh[sid] = shingles(stored[sid].folded, k)
+            stored_sh[sid] = _shingle_tuples(stored[sid].folded, k)
         return stored_sh[sid]
 
     def verified_similarity(a: set[str], b: set[str]) -> float | None:

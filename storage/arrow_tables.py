@@ -96,6 +96,7 @@ def removed_lines_table(articles: Sequence[StoredArticle]) -> pa.Table:
             "line": pa.array([r.text for _, r in rows], pa.string()),
             "rule": pa.array([r.rule for _, r in rows], pa.string()),
             "evidence": pa.array([r.evidence for _, r in rows], pa.int32()),
+            "kind": pa.array([r.kind or None for _, r in rows], pa.string()),
         }
     )
 

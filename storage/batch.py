@@ -156,8 +156,8 @@ def _insert_article_details(con: duckdb.DuckDBPyConnection, new: list[StoredArti
     if removed.num_rows:
         with registered(con, removed, "removed") as view:
             con.execute(
-                f"INSERT INTO removed_lines (article_id, position, line, rule, evidence) "
-                f"SELECT article_id, position, line, rule, evidence FROM {view}"
+                f"INSERT INTO removed_lines (article_id, position, line, rule, evidence, kind) "
+                f"SELECT article_id, position, line, rule, evidence, kind FROM {view}"
             ).fetchall()
     with registered(con, signatures_table(new), "signatures") as view:
         con.execute(f"INSERT INTO minhash_signatures (article_id, signature) SELECT article_id, signature FROM {view}").fetchall()

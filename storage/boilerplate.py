@@ -68,3 +68,22 @@ def add_boilerplate_counts(
             [run_id],
         ).fetchall()
     return int(rows[0][0]) if rows else 0
+
+
+def learned_boilerplate(con: duckdb.DuckDBPyConnection, min_stories: int) -> dict[str, dict[int, int]]:
+    """Every line already learned as boilerplate: carried by at least `min_stories` stories of its source.
+
+    The set is small (a few lines per source), so workers receive it whole and strip learned
+    lines before signing.
+
+    Returns:
+        ``{source: {line_key: n_stories}}``.
+    """
+    rows = con.execute(
+        "SELECT source, line_key, n_stories FROM source_boilerplate WHERE n_stories >= ? ORDER BY source, line_key",
+        [int(min_stories)],
+    ).fetchall()
+    learned: dict[str, dict[int, int]] = {}
+    for source, key, n in rows:
+        learned.setdefault(source, {})[int(key)] = int(n)
+    return learned

@@ -221,9 +221,16 @@ _V2 = [
     "COMMENT ON COLUMN ingest_runs.error IS 'Why the run failed or was partial (first error), NULL if ok.'",
 ]
 
+_V3 = [
+    "ALTER TABLE removed_lines ADD COLUMN kind VARCHAR",
+    "COMMENT ON COLUMN removed_lines.kind IS "
+    "'Kind of boilerplate the rule removes: photo_credit, caption, comment_footer, promo, copyright, byline_meta, learned_boilerplate, ...'",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
+    Migration(3, "removed_lines_kind", tuple(_V3)),
 )
 
 

@@ -87,11 +87,11 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
 
     Args:
         con: open connection.
-        cluster_id: the cluster (its founder's article_id).
+        cluster_id: the cluster (its founder's article_id), or the id of any article in it.
 
     Returns:
         The ``stories`` row as a dict plus ``articles``: one dict per article (ordered by seq)
-        with article_id, seq, source, source_uri, title, published_at, is_canonical,
+        with article_id, seq, source, source_uri, title, body, published_at, is_canonical,
         duplicate_of, link_kind, similarity (NULL for the founder / unlinked) and
         removed_lines (count).
 
@@ -100,11 +100,17 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
     """
     summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
     if not summary:
+        # an article id names the story it belongs to
+        row = con.execute("SELECT cluster_id FROM articles WHERE article_id = ?", [cluster_id]).fetchall()
+        if row:
+            cluster_id = row[0][0]
+            summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
+    if not summary:
         raise KeyError(f"no story cluster {cluster_id!r}")
     articles = _dicts(
         con.execute(
             """
-            SELECT a.article_id, a.seq, a.source, a.source_uri, a.title, a.published_at, a.is_canonical,
+            SELECT a.article_id, a.seq, a.source, a.source_uri, a.title, a.body, a.published_at, a.is_canonical,
                    l.duplicate_of, l.kind AS link_kind, l.similarity,
                    (SELECT count(*) FROM removed_lines AS r WHERE r.article_id = a.article_id) AS removed_lines
             FROM articles AS a

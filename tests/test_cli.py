@@ -41,7 +41,7 @@ def test_ingest_links_copies_and_records_rejections(dump_dir: Path, tmp_path: Pa
     assert sizes == [1, 3]
     reasons = sorted(r[0] for r in query(db, "SELECT reason FROM rejected_inputs"))
     assert reasons == ["binary", "empty"]
-    rules = dict(query(db, "SELECT line, rule FROM removed_lines WHERE line LIKE '%Getty%' OR line LIKE 'Please let us know%' LIMIT 2"))
+    rules = dict(query(db, "SELECT line, kind FROM removed_lines WHERE line LIKE '%Getty%' OR line LIKE 'Please let us know%' LIMIT 2"))
     assert rules["Abid Katib/Getty Images"] == "photo_credit"
     assert rules["Please let us know if you're having issues with commenting."] == "comment_footer"
     sim = query(db, "SELECT similarity FROM duplicate_links WHERE kind = 'near'")[0][0]
@@ -84,7 +84,7 @@ def test_clean_prints_the_parsed_seed(seed_bytes: bytes, tmp_path: Path):
     doc = json.loads(result.stdout)
     assert doc["title"] == "EXCLUSIVE – Hamas Paying Off Islamic State to Smuggle Weapons into Gaza"
     assert doc["dateline"] == "TEL AVIV"
-    assert {(r["line"], r["rule"]) for r in doc["removed"]} >= {
+    assert {(r["line"], r["kind"]) for r in doc["removed"]} >= {
         ("Abid Katib/Getty Images", "photo_credit"),
         ("Please let us know if you're having issues with commenting.", "comment_footer"),
     }
