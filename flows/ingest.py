@@ -14,7 +14,6 @@ Runs with no server set up (Prefect's ephemeral mode):
 from __future__ import annotations
 
 import os
-from itertools import islice
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -22,7 +21,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from flows.pipeline import IngestRun, IngestSettings, IngestSummary, Learned, SignedBatch, parse_and_sign
+from flows.pipeline import IngestRun, IngestSettings, IngestSummary, Learned, SignedBatch, batches, parse_and_sign
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig
@@ -108,8 +107,9 @@ def ingest(
     with run:
         logger.info("run %s: ingesting %s into %s", run.summary.run_id, paths, settings.db_path)
         pending = None
+        chunks = batches(items, batch_size)
         while True:
-            chunk = list(islice(items, batch_size))
+            chunk = next(chunks, [])
             # parse the next batch while the previous one is being stored
             nxt = None
             if chunk:

@@ -15,6 +15,7 @@ BIGINT. Folding makes the key blind to case, punctuation and typography.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import hashlib
 from dataclasses import replace
 
@@ -53,7 +54,15 @@ def learnable_lines(article: Article, max_words: int = LEARNABLE_MAX_WORDS) -> l
     out: list[tuple[int, str]] = []
     seen: set[int] = set()
     for paragraph in article.paragraphs:
-        n_words = len(fold_for_matching(paragraph).split())
+        n_words = len(paragraph.split())
+        # folding only drops punctuation-only tokens, so it can only lower the count:
+        # fold the few paragraphs near the limit, skip the long ones unfolded
+        if n_words > max_words:
+            if n_words > max_words + 8:
+                continue
+            n_words = len(fold_for_matching(paragraph).split())
+        elif not any(ch.isalnum() for ch in paragraph):
+            n_words = len(fold_for_matching(paragraph).split())
         if n_words == 0 or n_words > max_words:
             continue
         key = line_key(paragraph)
@@ -63,7 +72,12 @@ def learnable_lines(article: Article, max_words: int = LEARNABLE_MAX_WORDS) -> l
     return out
 
 
-def strip_learned(article: Article, learned: dict[int, int], min_stories: int = 1) -> Article:
+def strip_learned(
+    article: Article,
+    learned: dict[int, int],
+    min_stories: int = 1,
+    keyed: Sequence[tuple[int, str]] | None = None,
+) -> Article:
     """Remove paragraphs that the source's learned boilerplate confirms.
 
     Args:
@@ -72,6 +86,8 @@ def strip_learned(article: Article, learned: dict[int, int], min_stories: int = 
             as counted in the database (already filtered by the caller's threshold,
             or filtered here by ``min_stories``).
         min_stories: a key counts only when its story count is at least this.
+        keyed: the article's ``learnable_lines`` if already computed: only those
+            paragraphs can be learned lines, so no other paragraph is hashed.
 
     Returns:
         A copy of the article without the matching paragraphs; each one is
@@ -84,8 +100,13 @@ def strip_learned(article: Article, learned: dict[int, int], min_stories: int = 
         return article
     kept: list[str] = []
     removed: list[RemovedLine] = []
+    key_of = {line: key for key, line in keyed} if keyed is not None else None
     for i, paragraph in enumerate(article.paragraphs):
-        count = learned.get(line_key(paragraph))
+        if key_of is None:
+            count = learned.get(line_key(paragraph))
+        else:
+            key = key_of.get(paragraph)
+            count = None if key is None else learned.get(key)
         if count is not None and count >= min_stories:
             removed.append(RemovedLine(text=paragraph, rule=LEARNED_RULE, position=i + 1, evidence=count, kind=LEARNED_RULE))
         else:

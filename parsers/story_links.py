@@ -180,6 +180,7 @@ def link_to_story(
     stored_band_hits: Sequence[tuple[int, str]],
     stored: Mapping[str, StoredMatch],
     config: DedupConfig,
+    similarities: Mapping[tuple[int, int | str], float | None] | None = None,
 ) -> LinkPlan:
     """Decide, for each new article, its story cluster and the link that put it there.
 
@@ -203,8 +204,12 @@ def link_to_story(
         new: the batch in ingestion order (see ``sign_articles``).
         stored_exact: text_hash -> a stored article with that folded text.
         stored_band_hits: (new index, stored article_id) pairs from the LSH index.
-        stored: article_id -> stored article, with ``folded`` text, for every band hit.
+        stored: article_id -> stored article, with ``folded`` text, for every band hit
+            (the text may be omitted when ``similarities`` is given).
         config: threshold and shingle size (must be the config the band keys were made with).
+        similarities: the verified similarity of every pair of ``candidate_pairs`` (see
+            ``verify_pairs``), computed elsewhere (e.g. in worker processes); None computes
+            them here.
 
     Returns:
         LinkPlan with final cluster ids, links, merges and counts.
@@ -222,7 +227,7 @@ def link_to_story(
         if not 0 <= i < len(new):
             raise ValueError(f"stored band hit for new index {i}, but the batch has {len(new)} articles")
         s = stored.get(sid)
-        if s is None or getattr(s, "folded", None) is None:
+        if s is None or (similarities is None and getattr(s, "folded", None) is None):
             raise ValueError(f"stored band hit names {sid!r} but `stored` has no folded text for it; fetch it")
         if sid not in hits[i]:
             hits[i].append(sid)
@@ -275,14 +280,20 @@ def link_to_story(
             # (similarity, tie-break order, matched article id, its cluster)
             verified: list[tuple[float, tuple, str, str]] = []
             for sid in hits.get(i, ()):
-                sim = verified_similarity(sh_new(i), sh_stored(sid))
+                if similarities is not None:
+                    sim = similarities[(i, sid)]
+                else:
+                    sim = verified_similarity(sh_new(i), sh_stored(sid))
                 if sim is not None:
                     s = stored[sid]
                     clusters.add(s.cluster_id, (0, s.cluster_rank))
                     seq = getattr(s, "seq", None)
                     verified.append((sim, (0, s.cluster_rank, -1 if seq is None else seq, sid), sid, s.cluster_id))
             for j in batch_cands:
-                sim = verified_similarity(sh_new(i), sh_new(j))
+                if similarities is not None:
+                    sim = similarities[(i, j)]
+                else:
+                    sim = verified_similarity(sh_new(i), sh_new(j))
                 if sim is not None:
                     verified.append((sim, (1, j, j, ""), new[j].article_id, assigned[j]))
             counts["verified"] += len(verified)
@@ -313,7 +324,75 @@ def link_to_story(
 plan_links = link_to_story  # the name flows/pipeline.py imports
 
 
+def candidate_pairs(
+    new: Sequence[NewArticle],
+    stored_exact: Mapping[str, StoredMatch],
+    stored_band_hits: Sequence[tuple[int, str]],
+) -> list[tuple[int, int | str]]:
+    """Every pair that ``link_to_story`` verifies, without verifying it.
+
+    Same candidate rules as ``link_to_story``: an exact duplicate (of a stored article or an
+    earlier one of the batch) is not verified; any other article with words is paired with
+    the earlier articles of the batch sharing a band key (``(i, j)``, j an index) and with its
+    stored band hits (``(i, article_id)``). Lets the text work of verification run elsewhere.
+    """
+    hits: dict[int, list[str]] = defaultdict(list)
+    for i, sid in stored_band_hits:
+        if sid not in hits[i]:
+            hits[i].append(sid)
+    pairs: list[tuple[int, int | str]] = []
+    seen_hash: set[str] = set()
+    bucket: dict[int, list[int]] = defaultdict(list)
+    for i, art in enumerate(new):
+        if not art.folded.strip():
+            continue
+        if art.text_hash not in stored_exact and art.text_hash not in seen_hash:
+            pairs.extend((i, sid) for sid in hits.get(i, ()))
+            pairs.extend((i, j) for j in sorted({j for key in art.band_keys.tolist() for j in bucket.get(key, ())}))
+        seen_hash.add(art.text_hash)
+        for key in art.band_keys.tolist():
+            bucket[key].append(i)
+    return pairs
+
+
+def verify_pairs(
+    pairs: Sequence[tuple[int, int | str]],
+    folded_new: Mapping[int, str],
+    folded_stored: Mapping[str, str],
+    config: DedupConfig,
+) -> dict[tuple[int, int | str], float | None]:
+    """Exact Jaccard of each candidate pair's shingle sets, or None below the threshold.
+
+    Args:
+        pairs: from ``candidate_pairs``.
+        folded_new: folded text of every batch index named in ``pairs``.
+        folded_stored: folded text of every stored article id named in ``pairs``.
+        config: shingle size and threshold.
+    """
+    k, threshold = config.shingle_size, config.threshold
+    cache: dict[int | str, set[tuple[str, ...]]] = {}
+
+    def sh(key: int | str, text: str) -> set[tuple[str, ...]]:
+        if key not in cache:
+            cache[key] = _shingle_tuples(text, k)
+        return cache[key]
+
+    out: dict[tuple[int, int | str], float | None] = {}
+    for i, other in pairs:
+        a = sh(i, folded_new[i])
+        b = sh(other, folded_stored[other] if isinstance(other, str) else folded_new[other])
+        if not a or not b:
+            out[(i, other)] = None
+            continue
+        inter = len(a & b)
+        union = len(a) + len(b) - inter
+        out[(i, other)] = inter / union if exact_threshold_met(inter, union, threshold) else None
+    return out
+
+
 __all__ = [
+    "candidate_pairs",
+    "verify_pairs",
     "LinkDecision",
     "LinkKind",
     "LinkPlan",
