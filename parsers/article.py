@@ -68,6 +68,11 @@ class Article:
     published_at: datetime | None = None
     url: str | None = None
     removed: list[RemovedLine] = field(default_factory=list)
+    # Optional fields appended for HTML pages (defaults keep dump/record parsing unchanged).
+    captions: list[str] = field(default_factory=list)
+    site_name: str | None = None
+    language: str | None = None
+    modified_at: datetime | None = None
 
     @property
     def body(self) -> str:
@@ -83,7 +88,7 @@ class Rejected(Exception):
 
     ``reason`` is a short stable code stored in ``rejected_inputs.reason`` (``empty``,
     ``binary``, ``undecodable``, ``too_large``, ``no_body``, ``malformed_jsonl``,
-    ``unsafe_member``, ``bad_archive``, ``unreadable``); ``detail`` is a sentence for humans.
+    ``unsafe_member``, ``bad_archive``, ``unreadable``, ``not_html``, ``hostile``); ``detail`` is a sentence for humans.
     """
 
     def __init__(self, reason: str, detail: str = ""):
