@@ -524,53 +524,50 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
 def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
     """Count each new story's short lines for its source; strip lines that reached the threshold.
 
-    Only articles that founded a story count (copies of a story count once), so a syndicated
-    paragraph never becomes boilerplate. Workers already stripped lines learned before the
-    batch; here only lines that cross the threshold with this batch are stripped, and the
-    articles that change are re-signed so stored signatures match stored bodies.
+    The rule, independent of how the input was cut into batches: a short line is stripped
+    from article i when at least ``learn_min_stories`` stories of its source, up to and
+    including i in ingestion order, carry it. Only articles that founded a story count
+    (copies of a story count once), so a syndicated paragraph never becomes boilerplate.
+    Workers already stripped lines that reached the threshold in earlier batches; here the
+    batch is walked in order with running counts, and articles that change are re-signed
+    so stored signatures match stored bodies.
 
     Returns:
         The batch's signatures (a new array if some articles were re-signed).
     """
     items = signed.articles
+    running: dict[tuple[str, int], int] = {}
+    for source in sorted({s.article.source for s in items}):
+        keys = sorted({k for s in items if s.article.source == source for k, _ in s.learnable})
+        for k, n in learned_lines(con, source, keys).items():
+            running[(source, k)] = n
     counts: Counter = Counter()
     line_text: dict[tuple[str, int], str] = {}
-    for s, link in zip(items, links):
+    resign: list[int] = []
+    min_stories = settings.learn_min_stories
+    for i, (s, link) in enumerate(zip(items, links)):
+        source = s.article.source
         if link is None:
             for key, line in s.learnable:
-                counts[(s.article.source, key)] += 1
-                line_text.setdefault((s.article.source, key), line)
-    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
-
-    totals: dict[tuple[str, int], int] = {}
-    for source in sorted({src for src, _ in counts}):
-        keys = [k for src, k in counts if src == source]
-        stored = learned_lines(con, source, keys)
-        for k in keys:
-            n = stored.get(k, 0) + counts[(source, k)]
-            if n >= settings.learn_min_stories:
-                totals[(source, k)] = n
-    if not totals:
-        return signed.signatures
-    resign: list[int] = []
-    for i, s in enumerate(items):
+                running[(source, key)] = running.get((source, key), 0) + 1
+                counts[(source, key)] += 1
+                line_text.setdefault((source, key), line)
         already = {r.text for r in s.article.removed}
         hits = {
-            key: totals[(s.article.source, key)]
+            key: running[(source, key)]
             for key, line in s.learnable
-            if (s.article.source, key) in totals and line not in already
+            if running.get((source, key), 0) >= min_stories and line not in already
         }
-        if not hits:
-            continue
-        stripped = strip_learned(s.article, hits, keyed=s.learnable)
-        if stripped.paragraphs != s.article.paragraphs:
-            s.article = stripped
-            s.word_count = stripped.word_count
-            s.folded = fold_for_matching(stripped.body)
-            s.text_hash = text_hash(s.folded)
-            resign.append(i)
-    for s in items:
+        if hits:
+            stripped = strip_learned(s.article, hits, keyed=s.learnable)
+            if stripped.paragraphs != s.article.paragraphs:
+                s.article = stripped
+                s.word_count = stripped.word_count
+                s.folded = fold_for_matching(stripped.body)
+                s.text_hash = text_hash(s.folded)
+                resign.append(i)
         summary.learned_lines_removed += sum(r.rule == "learned_boilerplate" for r in s.article.removed)
+    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
     if not resign:
         return signed.signatures
     sigs = signed.signatures.copy()
