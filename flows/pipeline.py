@@ -459,25 +459,13 @@ def _store_batch(
 
 def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite, verifier: Verifier) -> None:
     items = signed.articles
-    keys = band_keys(signed.signatures, config)
-    new = [
-        NewArticle(s.article_id, s.folded, s.text_hash, signed.signatures[i], keys[i])
-        for i, s in enumerate(items)
-    ]
-    stored_exact = store_articles.exact_matches(con, sorted({s.text_hash for s in items}))
-    hits = lsh_index.band_hits(con, keys)
-    fetched = store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits}))
-    stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}
-    pairs = candidate_pairs(new, stored_exact, hits)
-    folded_new = {i: items[i].folded for i in {i for i, _ in pairs} | {o for _, o in pairs if isinstance(o, int)}}
-    stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in pairs if isinstance(o, str)}}
-    similarities = verifier(pairs, folded_new, stored_bodies)
-    plan = link_to_story(new, stored_exact, hits, stored, config, similarities)
-    links, cluster_ids = plan.links, plan.cluster_ids
-
-    sigs = _apply_learned_boilerplate(con, signed, links, config, settings, summary, batch)
+    plan, keys = _plan_links(con, items, signed.signatures, config, verifier)
+    sigs = _apply_learned_boilerplate(con, signed, plan.links, config, settings, summary, batch)
     if sigs is not signed.signatures:
-        keys = band_keys(sigs, config)
+        # lines that became boilerplate with this batch were stripped here, not in the workers:
+        # link again on the final texts, so links never depend on where the batch was cut
+        plan, keys = _plan_links(con, items, sigs, config, verifier)
+    links, cluster_ids = plan.links, plan.cluster_ids
 
     now = datetime.now(timezone.utc)
     first_seq = store_articles.next_seq(con)
@@ -519,6 +507,21 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
             summary.new_stories += 1
     batch.merges = list(plan.merges)
     summary.clusters_merged += len(plan.merges)
+
+
+def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, verifier: Verifier):
+    """Find every candidate (batch and store), verify it, and decide each article's story."""
+    keys = band_keys(signatures, config)
+    new = [NewArticle(s.article_id, s.folded, s.text_hash, signatures[i], keys[i]) for i, s in enumerate(items)]
+    stored_exact = store_articles.exact_matches(con, sorted({s.text_hash for s in items}))
+    hits = lsh_index.band_hits(con, keys)
+    fetched = store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits}))
+    stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}
+    pairs = candidate_pairs(new, stored_exact, hits)
+    folded_new = {i: items[i].folded for i in {i for i, _ in pairs} | {o for _, o in pairs if isinstance(o, int)}}
+    stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in pairs if isinstance(o, str)}}
+    similarities = verifier(pairs, folded_new, stored_bodies)
+    return link_to_story(new, stored_exact, hits, stored, config, similarities), keys
 
 
 def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
