@@ -53,7 +53,7 @@ from parsers.dateline import split_dateline
 from parsers.decode import decode_text
 from parsers.html_metadata import PageMetadata, extract_metadata
 from parsers.normalize import normalize_line
-from parsers.rules import RuleSet
+from parsers.rules import CompiledRules, RuleSet
 
 MAX_PAGE_BYTES = 20_000_000  # larger "pages" are dumps of something else
 REMOVED_TEXT_CHARS = 200  # RemovedLine.text of a dropped block: its first 200 characters
@@ -389,6 +389,9 @@ LINK_COST = 1.0
 # Link text inside a sentence-like block (a linked lead sentence in a bullet) costs less.
 PROSE_LINK_COST = 0.5
 COMMA_BONUS = 10
+# Prose in list items counts less: teaser lists (headline + summary per item) are
+# the commonest prose outside the article; article lists are short.
+OWNER_WEIGHT = {"li": 0.5, "dd": 0.5, "dt": 0.5}
 # A furniture-flagged element is kept when it holds this share of the page's prose.
 SPARE_SHARE = 0.6
 
@@ -463,7 +466,7 @@ def _drop_furniture(page: _Page, prose: list[bool]) -> tuple[list[tuple[str, str
 
 def _element_scores(page: _Page, why: list[tuple[str, str] | None], prose: list[bool]) -> list[float]:
     """Score of every element: prose characters in it minus the cost of its other text."""
-    texts, links = page.text, page.links
+    texts, links, owner, names = page.text, page.links, page.owner, page.name
     prefix = [0.0]
     for i, text in enumerate(texts):
         v = 0.0
@@ -471,6 +474,7 @@ def _element_scores(page: _Page, why: list[tuple[str, str] | None], prose: list[
             n, lk = len(text), links[i]
             if n >= PROSE_CHARS or (n >= SENTENCE_CHARS and _SENTENCE_END.search(text)):
                 v = n - lk - PROSE_LINK_COST * lk + COMMA_BONUS * len(_COMMAS.findall(text))
+                v *= OWNER_WEIGHT.get(names[owner[i]], 1.0)
             else:
                 v = -(NONPROSE_COST * (n - lk) + LINK_COST * lk)
         prefix.append(prefix[-1] + v)
@@ -564,7 +568,7 @@ def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
         raise Rejected("hostile", "markup nested too deep to walk") from None
     if not ext.lines:
         raise Rejected("no_body", "no main text found in the page")
-    kept, line_removed = strip_boilerplate(ext.lines, rules, raw.source)
+    kept, line_removed = strip_boilerplate(ext.lines, line_rules(rules, raw.source))
     if not kept:
         raise Rejected("no_body", f"all {len(ext.lines)} main-text lines were boilerplate")
     removed = ext.removed + [
@@ -595,6 +599,26 @@ def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
     )
 
 
+# Structural line rules of parsers.clean that the HTML structure already did better
+# (the main element is chosen; short lines at its edges are list items and sub-headings).
+HTML_SKIPPED_LINE_RULES: frozenset[str] = frozenset({"edge_nonprose_head", "edge_nonprose_tail", "edge_minor_block"})
+_LINE_RULES: dict[tuple[int, str | None], tuple[RuleSet, frozenset[str], CompiledRules]] = {}
+
+
+def line_rules(rules: RuleSet, source: str | None) -> CompiledRules:
+    """The source's compiled line rules without ``HTML_SKIPPED_LINE_RULES`` (cached per rule set)."""
+    key = (id(rules), source)
+    hit = _LINE_RULES.get(key)
+    if hit is not None and hit[0] is rules and hit[1] == HTML_SKIPPED_LINE_RULES:
+        return hit[2]
+    base = rules.for_source(source)
+    compiled = CompiledRules(base.rules, base.disabled | HTML_SKIPPED_LINE_RULES)
+    if len(_LINE_RULES) > 256:
+        _LINE_RULES.clear()
+    _LINE_RULES[key] = (rules, HTML_SKIPPED_LINE_RULES, compiled)
+    return compiled
+
+
 _DEFAULT_RULESET: RuleSet | None = None
 
 
@@ -614,5 +638,5 @@ def clean_html(html: str) -> str:
         ext = extract_main((s := _soup(html)).body or s)
     except RecursionError:
         return ""
-    kept, _ = strip_boilerplate(ext.lines, _DEFAULT_RULESET)
+    kept, _ = strip_boilerplate(ext.lines, line_rules(_DEFAULT_RULESET, None))
     return "\n".join(kept)
