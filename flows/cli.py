@@ -194,6 +194,10 @@ def sql(
     _emit(columns, rows, format)
 
 
+def _minute(value):
+    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else value
+
+
 def _plain(value):
     if isinstance(value, list):
         return ", ".join(map(str, value))
@@ -238,8 +242,11 @@ def stories(
         found = top_stories(con, limit)
     finally:
         con.close()
-    columns = ["cluster_id", "title", "size", "n_sources", "sources", "first_seen", "last_seen"]
-    _emit(columns, [tuple(_plain(s[c]) for c in columns) for s in found], format)
+    columns = ["cluster_id", "size", "n_sources", "title", "sources", "first_seen", "last_seen"]
+    rows = [tuple(_plain(s[c]) for c in columns) for s in found]
+    if format == "table":  # minutes are enough on a terminal; csv/json keep full timestamps
+        rows = [r[:5] + tuple(_minute(v) for v in r[5:]) for r in rows]
+    _emit(columns, rows, format)
 
 
 @app.command()

@@ -28,7 +28,7 @@ import numpy as np
 from flows.sources import iter_inputs
 from parsers.article import Article, RawArticle, Rejected, Rejection
 from parsers.dump import parse_raw
-from parsers.learned import learnable_lines, strip_learned
+from parsers.learned import learnable_lines, line_key, strip_learned
 from parsers.normalize import fold_for_matching
 from parsers.rules import RuleSet, load_rules
 from parsers.signature import DedupConfig, band_keys, sign_many, text_hash
@@ -36,9 +36,9 @@ from parsers.story_links import NewArticle, StoredMatch, candidate_pairs, link_t
 from storage import articles as store_articles
 from storage import lsh_index, runs
 from storage.batch import write_batch
-from storage.boilerplate import learned_boilerplate, learned_lines
+from storage.boilerplate import learned_boilerplate, learned_lines, stored_carriers
 from storage.dedup_config import ensure_dedup_config
-from storage.records import BatchWrite, DuplicateLink, StoredArticle
+from storage.records import ArticleRewrite, BatchWrite, DuplicateLink, StoredArticle
 from storage.store import open_store
 
 log = logging.getLogger("newsdedup")
@@ -492,6 +492,7 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
                 ingested_at=now,
                 run_id=summary.run_id,
                 removed=a.removed,
+                line_keys=[k for k, _ in s.learnable],
                 signature=sigs[i],
                 band_keys=keys[i],
             )
@@ -525,42 +526,43 @@ def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config,
 
 
 def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
-    """Count each new story's short lines for its source; strip lines that reached the threshold.
+    """Count each new story's short lines for its source; strip the lines that are boilerplate.
 
-    The rule, independent of how the input was cut into batches: a short line is stripped
-    from article i when at least ``learn_min_stories`` stories of its source, up to and
-    including i in ingestion order, carry it. Only articles that founded a story count
-    (copies of a story count once), so a syndicated paragraph never becomes boilerplate.
-    Workers already stripped lines that reached the threshold in earlier batches; here the
-    batch is walked in order with running counts, and articles that change are re-signed
-    so stored signatures match stored bodies.
+    A short line carried by ``learn_min_stories`` stories of a source is that source's
+    boilerplate. Only articles that founded a story count (copies of a story count once), so a
+    syndicated paragraph never becomes boilerplate. Workers already stripped lines learned in
+    earlier batches; here lines that reach the threshold with this batch are stripped from
+    every article of the batch that carries them, and from the articles stored before (they
+    become rewrites in the batch's transaction). So once a run ends, no article of a source
+    carries one of its learned lines, however the input was cut into batches. Articles that
+    change are re-signed so stored signatures match stored bodies.
 
     Returns:
         The batch's signatures (a new array if some articles were re-signed).
     """
     items = signed.articles
-    running: dict[tuple[str, int], int] = {}
+    min_stories = settings.learn_min_stories
+    stored: dict[tuple[str, int], int] = {}
     for source in sorted({s.article.source for s in items}):
         keys = sorted({k for s in items if s.article.source == source for k, _ in s.learnable})
         for k, n in learned_lines(con, source, keys).items():
-            running[(source, k)] = n
+            stored[(source, k)] = n
     counts: Counter = Counter()
     line_text: dict[tuple[str, int], str] = {}
-    resign: list[int] = []
-    min_stories = settings.learn_min_stories
-    for i, (s, link) in enumerate(zip(items, links)):
-        source = s.article.source
+    for s, link in zip(items, links):
         if link is None:
             for key, line in s.learnable:
-                running[(source, key)] = running.get((source, key), 0) + 1
-                counts[(source, key)] += 1
-                line_text.setdefault((source, key), line)
+                counts[(s.article.source, key)] += 1
+                line_text.setdefault((s.article.source, key), line)
+    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
+    learned = {k: stored.get(k, 0) + n for k, n in counts.items() if stored.get(k, 0) + n >= min_stories}
+    learned.update({k: n for k, n in stored.items() if n >= min_stories and k not in learned})
+
+    resign: list[int] = []
+    for i, s in enumerate(items):
+        source = s.article.source
         already = {r.text for r in s.article.removed}
-        hits = {
-            key: running[(source, key)]
-            for key, line in s.learnable
-            if running.get((source, key), 0) >= min_stories and line not in already
-        }
+        hits = {key: learned[(source, key)] for key, line in s.learnable if (source, key) in learned and line not in already}
         if hits:
             stripped = strip_learned(s.article, hits, keyed=s.learnable)
             if stripped.paragraphs != s.article.paragraphs:
@@ -570,9 +572,40 @@ def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings
                 s.text_hash = text_hash(s.folded)
                 resign.append(i)
         summary.learned_lines_removed += sum(r.rule == "learned_boilerplate" for r in s.article.removed)
-    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
+
+    newly = {k: n for k, n in learned.items() if stored.get(k, 0) < min_stories}
+    batch.rewrites = _strip_stored(con, newly, config, summary)
     if not resign:
         return signed.signatures
     sigs = signed.signatures.copy()
     sigs[resign] = sign_many([items[i].folded for i in resign], config)
     return sigs
+
+
+def _strip_stored(con, newly: dict[tuple[str, int], int], config, summary) -> list[ArticleRewrite]:
+    """Rewrites for stored articles that carry lines learned with this batch."""
+    rewrites: list[ArticleRewrite] = []
+    for source in sorted({src for src, _ in newly}):
+        keys = {k: n for (src, k), n in newly.items() if src == source}
+        for article_id, body, carried in stored_carriers(con, source, sorted(keys)):
+            paragraphs = body.split("\n\n")
+            keyed = [(line_key(p), p) for p in paragraphs]
+            article = Article(source=source, source_uri="", content_hash="", title="", paragraphs=paragraphs)
+            stripped = strip_learned(article, {k: keys[k] for k in carried if k in keys}, keyed=keyed)
+            if stripped.paragraphs == paragraphs:
+                continue
+            folded = fold_for_matching(stripped.body)
+            signature = sign_many([folded], config)
+            rewrites.append(
+                ArticleRewrite(
+                    article_id=article_id,
+                    body=stripped.body,
+                    word_count=stripped.word_count,
+                    text_hash=text_hash(folded),
+                    signature=signature[0],
+                    band_keys=band_keys(signature, config)[0],
+                    removed=stripped.removed,
+                )
+            )
+            summary.learned_lines_removed += len(stripped.removed)
+    return rewrites

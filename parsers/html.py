@@ -392,6 +392,13 @@ COMMA_BONUS = 10
 # Prose in list items counts less: teaser lists (headline + summary per item) are
 # the commonest prose outside the article; article lists are short.
 OWNER_WEIGHT = {"li": 0.5, "dd": 0.5, "dt": 0.5}
+# Teaser cards (see _teaser_cards): prose in them counts this much.
+CARD_MAX_CHARS = 700
+CARD_MAX_PROSE = 1
+CARD_WEIGHT = 0.0
+CARD_TITLE_LINK = False
+CARD_TITLE_HEADING = False
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # A furniture-flagged element is kept when it holds this share of the page's prose.
 SPARE_SHARE = 0.6
 
@@ -464,9 +471,41 @@ def _drop_furniture(page: _Page, prose: list[bool]) -> tuple[list[tuple[str, str
     return why, removed, captions
 
 
+def _teaser_cards(page: _Page, prose: list[bool]) -> set[int]:
+    """Prose blocks that sit in a teaser card: a small element holding a title (a heading
+    or a link-only line) and at most ``CARD_MAX_PROSE`` prose blocks -- the summaries of
+    other stories in related/latest streams."""
+    texts, links, owner, names, parent = page.text, page.links, page.owner, page.name, page.parent
+    chars, titles, proses = [0], [0], [0]
+    for i, text in enumerate(texts):
+        n = len(text)
+        chars.append(chars[-1] + n)
+        is_title = n >= 15 and links[i] >= 0.8 * n and (not CARD_TITLE_HEADING or names[owner[i]] in _HEADINGS)
+        if not CARD_TITLE_LINK:
+            is_title = is_title or names[owner[i]] in _HEADINGS
+        titles.append(titles[-1] + is_title)
+        proses.append(proses[-1] + prose[i])
+    first, end = page.first, page.end
+    cards: set[int] = set()
+    for i in range(len(texts)):
+        if not prose[i]:
+            continue
+        e = owner[i]
+        while e >= 0:
+            a, b = first[e], end[e]
+            if chars[b] - chars[a] > CARD_MAX_CHARS or proses[b] - proses[a] > CARD_MAX_PROSE:
+                break
+            if titles[b] - titles[a] > 0:
+                cards.add(i)
+                break
+            e = parent[e]
+    return cards
+
+
 def _element_scores(page: _Page, why: list[tuple[str, str] | None], prose: list[bool]) -> list[float]:
     """Score of every element: prose characters in it minus the cost of its other text."""
     texts, links, owner, names = page.text, page.links, page.owner, page.name
+    cards = _teaser_cards(page, prose)
     prefix = [0.0]
     for i, text in enumerate(texts):
         v = 0.0
@@ -475,6 +514,8 @@ def _element_scores(page: _Page, why: list[tuple[str, str] | None], prose: list[
             if n >= PROSE_CHARS or (n >= SENTENCE_CHARS and _SENTENCE_END.search(text)):
                 v = n - lk - PROSE_LINK_COST * lk + COMMA_BONUS * len(_COMMAS.findall(text))
                 v *= OWNER_WEIGHT.get(names[owner[i]], 1.0)
+                if i in cards:
+                    v *= CARD_WEIGHT
             else:
                 v = -(NONPROSE_COST * (n - lk) + LINK_COST * lk)
         prefix.append(prefix[-1] + v)

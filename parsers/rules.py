@@ -21,9 +21,13 @@ Besides these regex rules, ``parsers.clean`` applies a few structural rules
 from __future__ import annotations
 
 import re
+import re._compiler as _sre_compiler
+import re._constants as _C
+import re._parser as _sre_parser
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +395,175 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
 )
 
 
+# --------------------------------------------------------------------------- prefilters
+#
+# Most lines are prose that no rule matches, and trying every rule's regex on every line was
+# the largest cost of parsing. Each rule gets three cheap necessary conditions, derived from
+# its parsed pattern (so they hold for rules loaded from TOML too), and its regex only runs
+# on lines that pass all three:
+#
+# * first character: the ASCII characters a whole-line match can start with (a line whose
+#   folded first character is non-ASCII is always tried);
+# * length: a match is at most ``max_len`` characters (``match_form`` never shortens a
+#   line, so a longer line cannot match);
+# * required words: any match contains one of a few ASCII letter/digit runs of the pattern
+#   (``.{0,160}\bin your inbox\b.{0,160}`` needs ``inbox``), looked up in ``line.lower()``.
+#   Typography folding only turns punctuation into punctuation, so letters of the folded
+#   line are letters of the line. Under IGNORECASE, every character that matches an ASCII
+#   letter or digit lower-cases to it, except U+0130, U+0131 and U+017F (checked against
+#   every code point): lines holding those skip this test.
+
+_ASCII = "".join(map(chr, range(128)))
+# the first character of match_form(line), when line starts with a folded character
+_FOLDED_FIRST = {chr(cp): s[0] for cp, s in _TYPOGRAPHY.items()}
+_MIN_WORD = 3  # required words shorter than this are not worth a lookup
+_MAX_WORDS_CHECKED = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefilter:
+    first: frozenset[str] | None  # None: any first character
+    max_len: int | None  # None: unbounded
+    words: tuple[str, ...]  # () : no required words
+
+
+_NO_PREFILTER = _Prefilter(None, None, ())
+
+
+def _leaf_first(state: Any, item: tuple, flags: int, memo: dict) -> frozenset[str]:
+    """ASCII characters a one-character pattern item matches, asked of the regex engine itself."""
+    key = (repr(item), flags)
+    hit = memo.get(key)
+    if hit is None:
+        leaf = _sre_compiler.compile(_sre_parser.SubPattern(state, [item]), flags)
+        hit = memo[key] = frozenset(leaf.findall(_ASCII))
+    return hit
+
+
+def _first_chars(state: Any, seq: Iterable, flags: int, memo: dict) -> tuple[frozenset[str] | None, bool]:
+    """(ASCII first characters of a non-empty match of ``seq`` or None for unknown, nullable)."""
+    acc: set[str] = set()
+    for op, av in seq:
+        if op in (_C.LITERAL, _C.NOT_LITERAL, _C.ANY, _C.IN):
+            acc |= _leaf_first(state, (op, av), flags, memo)
+            return frozenset(acc), False
+        if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
+            continue  # zero-width
+        if op is _C.BRANCH:
+            nullable = False
+            for branch in av[1]:
+                first, null = _first_chars(state, branch, flags, memo)
+                if first is None:
+                    return None, True
+                acc |= first
+                nullable = nullable or null
+        elif op is _C.SUBPATTERN:
+            if av[1] or av[2]:  # scoped flags: not worth modelling
+                return None, True
+            first, nullable = _first_chars(state, av[3], flags, memo)
+            if first is None:
+                return None, True
+            acc |= first
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            first, null = _first_chars(state, av[2], flags, memo)
+            if first is None:
+                return None, True
+            acc |= first
+            nullable = null or av[0] == 0
+        elif op is _C.ATOMIC_GROUP:
+            first, nullable = _first_chars(state, av, flags, memo)
+            if first is None:
+                return None, True
+            acc |= first
+        else:
+            return None, True
+        if not nullable:
+            return frozenset(acc), False
+    return frozenset(acc), True
+
+
+def _better(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The more selective of two required-word sets (longest shortest word, then fewest)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if (min(map(len, a)), -len(a)) >= (min(map(len, b)), -len(b)) else b
+
+
+def _required_words(seq: Iterable) -> tuple[str, ...] | None:
+    """Lower-case ASCII letter/digit runs, one of which every match of ``seq`` contains."""
+    best: tuple[str, ...] | None = None
+    run: list[str] = []
+
+    def close_run() -> None:
+        nonlocal best
+        if run:
+            best = _better(best, ("".join(run).lower(),))
+            run.clear()
+
+    for op, av in seq:
+        if op is _C.LITERAL and av < 128 and chr(av).isalnum():
+            run.append(chr(av))
+            continue
+        close_run()
+        if op is _C.BRANCH:
+            words: set[str] = set()
+            for branch in av[1]:
+                got = _required_words(branch)
+                if got is None:
+                    break
+                words.update(got)
+            else:
+                best = _better(best, tuple(sorted(words)))
+        elif op is _C.SUBPATTERN and not (av[1] or av[2]):
+            best = _better(best, _required_words(av[3]))
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
+            best = _better(best, _required_words(av[2]))
+        elif op is _C.ATOMIC_GROUP:
+            best = _better(best, _required_words(av))
+    close_run()
+    return best
+
+
+def _refers_to_groups(seq: Iterable) -> bool:
+    for op, av in seq:
+        if op in (_C.GROUPREF, _C.GROUPREF_EXISTS):
+            return True
+        if op is _C.BRANCH and any(_refers_to_groups(b) for b in av[1]):
+            return True
+        if op is _C.SUBPATTERN and _refers_to_groups(av[3]):
+            return True
+        if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and _refers_to_groups(av[2]):
+            return True
+        if op in (_C.ATOMIC_GROUP,) and _refers_to_groups(av):
+            return True
+        if op in (_C.ASSERT, _C.ASSERT_NOT) and _refers_to_groups(av[1]):
+            return True
+    return False
+
+
+@lru_cache(maxsize=1024)
+def _prefilter(pattern: str, flags: int) -> _Prefilter | None:
+    """The rule's cheap necessary conditions; None if the pattern refers to its groups
+    (it then only runs inside its group's joined alternation, as written)."""
+    try:
+        parsed = _sre_parser.parse(pattern, flags)
+    except re.error:
+        return None
+    if _refers_to_groups(parsed):
+        return None
+    try:
+        first, _ = _first_chars(parsed.state, parsed, flags | parsed.state.flags, {})
+        lo, hi = parsed.getwidth()
+        words = _required_words(parsed)
+    except Exception:  # an unmodelled construct costs the rule its prefilter, nothing else
+        return _NO_PREFILTER
+    if words is not None and (min(map(len, words)) < _MIN_WORD or len(words) > _MAX_WORDS_CHECKED):
+        words = None
+    return _Prefilter(first, hi if hi < _C.MAXREPEAT else None, words or ())
+
+
 # --------------------------------------------------------------------------- rule sets
 
 
@@ -416,9 +589,9 @@ class CompiledRules:
         self.disabled = disabled
         self.kinds: dict[str, str] = {**STRUCTURAL_RULES, **{r.name: r.kind for r in self.rules}}
         self._by_group: dict[str, CleaningRule] = {}
-        # (pattern, max_words, scope, window): one alternation per group of rules
-        # that share flags, word limit, scope and window.
-        self._combined: list[tuple[re.Pattern[str], int | None, str, int]] = []
+        # every rule in match order: (pattern, rule or None for a joined group, max_words,
+        # scope, window, prefilter)
+        self._entries: list[tuple[re.Pattern[str], CleaningRule | None, int | None, str, int, _Prefilter]] = []
         groups: dict[tuple[int, int | None, str, int], list[CleaningRule]] = {}
         for rule in self.rules:
             groups.setdefault((rule.flags, rule.max_words, rule.scope, rule.window), []).append(rule)
@@ -429,11 +602,43 @@ class CompiledRules:
                 self._by_group[group] = rule
                 parts.append(f"(?P<{group}>{rule.pattern})")
             try:
-                self._combined.append((re.compile("|".join(parts), flags), max_words, scope, window))
+                joined = re.compile("|".join(parts), flags)
             except re.error:
                 # Patterns with clashing named groups cannot be joined; keep them apart.
-                for part in parts:
-                    self._combined.append((re.compile(part, flags), max_words, scope, window))
+                for rule, part in zip(members, parts):
+                    self._add_entry(rule, re.compile(part, flags), max_words, scope, window)
+                continue
+            prefilters = [_prefilter(rule.pattern, flags) for rule in members]
+            if any(p is None for p in prefilters):
+                # a pattern refers to groups by number: it only means what it says joined
+                self._entries.append((joined, None, max_words, scope, window, _NO_PREFILTER))
+                continue
+            for rule in members:
+                # alone, a member matches exactly when it is the joined pattern's first
+                # alternative to match the whole line
+                self._add_entry(rule, re.compile(rule.pattern, flags), max_words, scope, window)
+        self._word_cap = max((r.max_words for r in self.rules if r.max_words is not None), default=0) + 1
+        self._edges = sorted({(r.scope, r.window) for r in self.rules if r.scope != "line"})
+        self._candidates: dict[tuple, tuple] = {}
+
+    def _add_entry(self, rule, pattern, max_words, scope, window) -> None:
+        self._entries.append((pattern, rule, max_words, scope, window, _prefilter(rule.pattern, rule.flags) or _NO_PREFILTER))
+
+    def _candidates_for(self, key: tuple) -> tuple:
+        """Entries that a line with this (first character, word count, edge flags) may match."""
+        first_char, n_words, edge_flags = key
+        edges = dict(zip(self._edges, edge_flags))
+        out = []
+        for pattern, rule, max_words, scope, window, pre in self._entries:
+            if max_words is not None and n_words > max_words:
+                continue
+            if scope != "line" and not edges[(scope, window)]:
+                continue
+            if first_char is not None and pre.first is not None and first_char not in pre.first:
+                continue
+            out.append((pattern, rule, pre.max_len, pre.words))
+        self._candidates[key] = found = tuple(out)
+        return found
 
     def match(self, line: str, position: int, n_lines: int, n_words: int | None = None) -> CleaningRule | None:
         """The first rule whose pattern matches the whole line, or None.
@@ -447,20 +652,37 @@ class CompiledRules:
         Returns:
             The rule that fired (the earliest in rule order within a group), or None.
         """
-        text = match_form(line)
         if n_words is None:
             n_words = len(line.split())
-        for pattern, max_words, scope, window in self._combined:
-            if max_words is not None and n_words > max_words:
+        first_char = line[:1]
+        first_char = _FOLDED_FIRST.get(first_char, first_char)
+        if not first_char or not first_char.isascii():
+            first_char = None
+        edge_flags = (
+            tuple(position < window if scope == "head" else position >= n_lines - window for scope, window in self._edges)
+            if self._edges
+            else ()
+        )
+        key = (first_char, n_words if n_words < self._word_cap else self._word_cap, edge_flags)
+        candidates = self._candidates.get(key)
+        if candidates is None:
+            candidates = self._candidates_for(key)
+        text = lowered = None
+        for pattern, rule, max_len, words in candidates:
+            if max_len is not None and len(line) > max_len:
                 continue
-            if scope == "head" and position >= window:
-                continue
-            if scope == "tail" and position < n_lines - window:
-                continue
+            if words:
+                if lowered is None:
+                    traps = not line.isascii() and ("\u0130" in line or "\u0131" in line or "\u017f" in line)
+                    lowered = "" if traps else line.lower()
+                if lowered and not any(w in lowered for w in words):
+                    continue
+            if text is None:
+                text = match_form(line)
             m = pattern.fullmatch(text)
             if m is not None:
                 # lastgroup is the outermost group that closed last: our rN wrapper
-                return self._by_group[m.lastgroup]
+                return rule if rule is not None else self._by_group[m.lastgroup]
         return None
 
     def enabled(self, structural_rule: str) -> bool:

@@ -32,7 +32,7 @@ from storage.arrow_tables import (
 )
 from storage.boilerplate import add_boilerplate_counts
 from storage.lsh_index import insert_bands
-from storage.records import BatchWrite, StoredArticle
+from storage.records import ArticleRewrite, BatchWrite, StoredArticle
 from storage.transaction import transaction
 
 _ARTICLE_COLUMNS = (
@@ -105,6 +105,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
                 """
             ).fetchall()
     add_boilerplate_counts(con, batch.boilerplate_counts, run_id)
+    _apply_rewrites(con, batch.rewrites)
     final = _apply_merges(con, batch.merges, run_id, now)
     new_ids = {a.article_id for a in new}
     # clusters made only of this batch's articles were settled before the insert; the SQL
@@ -162,6 +163,48 @@ def _insert_article_details(con: duckdb.DuckDBPyConnection, new: list[StoredArti
     with registered(con, signatures_table(new), "signatures") as view:
         con.execute(f"INSERT INTO minhash_signatures (article_id, signature) SELECT article_id, signature FROM {view}").fetchall()
     insert_bands(con, bands_table(new))
+    lines = [(a.source, int(k), a.article_id) for a in new for k in a.line_keys]
+    if lines:
+        table = pa.table(
+            {
+                "source": pa.array([r[0] for r in lines], pa.string()),
+                "line_key": pa.array([r[1] for r in lines], pa.int64()),
+                "article_id": pa.array([r[2] for r in lines], pa.string()),
+            }
+        )
+        with registered(con, table, "lines") as view:
+            con.execute(f"INSERT INTO article_lines SELECT source, line_key, article_id FROM {view}").fetchall()
+
+
+def _apply_rewrites(con: duckdb.DuckDBPyConnection, rewrites: Sequence[ArticleRewrite]) -> None:
+    """Store new bodies (and their hashes, signatures, band keys, removed lines) of stored articles."""
+    if not rewrites:
+        return
+    table = pa.table(
+        {
+            "article_id": pa.array([r.article_id for r in rewrites], pa.string()),
+            "body": pa.array([r.body for r in rewrites], pa.string()),
+            "word_count": pa.array([r.word_count for r in rewrites], pa.int32()),
+            "text_hash": pa.array([r.text_hash for r in rewrites], pa.string()),
+        }
+    )
+    with registered(con, table, "rewrites") as view:
+        con.execute(
+            f"UPDATE articles SET body = r.body, word_count = r.word_count, text_hash = r.text_hash "
+            f"FROM {view} AS r WHERE articles.article_id = r.article_id"
+        ).fetchall()
+        con.execute(f"DELETE FROM lsh_bands WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
+        con.execute(f"DELETE FROM minhash_signatures WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
+    with registered(con, signatures_table(rewrites), "signatures") as view:
+        con.execute(f"INSERT INTO minhash_signatures (article_id, signature) SELECT article_id, signature FROM {view}").fetchall()
+    insert_bands(con, bands_table(rewrites))
+    removed = removed_lines_table(rewrites)
+    if removed.num_rows:
+        with registered(con, removed, "removed") as view:
+            con.execute(
+                f"INSERT INTO removed_lines (article_id, position, line, rule, evidence, kind) "
+                f"SELECT article_id, position, line, rule, evidence, kind FROM {view}"
+            ).fetchall()
 
 
 def _insert_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str, now: datetime) -> int:

@@ -87,3 +87,35 @@ def learned_boilerplate(con: duckdb.DuckDBPyConnection, min_stories: int) -> dic
     for source, key, n in rows:
         learned.setdefault(source, {})[int(key)] = int(n)
     return learned
+
+
+def stored_carriers(con: duckdb.DuckDBPyConnection, source: str, line_keys: Sequence[int]) -> list[tuple[str, str, list[int]]]:
+    """Stored articles of `source` that carry any of `line_keys` (from ``article_lines``).
+
+    Returns:
+        ``(article_id, body, [keys carried])`` for each such article, in ingestion order.
+    """
+    wanted = sorted({int(k) for k in line_keys})
+    if not wanted:
+        return []
+    rows = con.execute(
+        """
+        SELECT l.article_id, list(DISTINCT l.line_key ORDER BY l.line_key)
+        FROM article_lines AS l
+        WHERE l.source = ? AND l.line_key = ANY(?)
+        GROUP BY l.article_id
+        """,
+        [source, wanted],
+    ).fetchall()
+    if not rows:
+        return []
+    keys_of = {aid: [int(k) for k in keys] for aid, keys in rows}
+    bodies = {}
+    ids = sorted(keys_of)
+    for start in range(0, len(ids), 50):  # small IN lists use the primary-key index
+        chunk = ids[start : start + 50]
+        for aid, seq, body in con.execute(
+            "SELECT article_id, seq, body FROM articles WHERE article_id = ANY(?)", [chunk]
+        ).fetchall():
+            bodies[aid] = (seq, body)
+    return [(aid, bodies[aid][1], keys_of[aid]) for aid in sorted(bodies, key=lambda a: bodies[a][0])]

@@ -227,10 +227,23 @@ _V3 = [
     "'Kind of boilerplate the rule removes: photo_credit, caption, comment_footer, promo, copyright, byline_meta, learned_boilerplate, ...'",
 ]
 
+_V4 = [
+    """CREATE TABLE article_lines (
+        source VARCHAR NOT NULL,
+        line_key BIGINT NOT NULL,
+        article_id VARCHAR NOT NULL
+    )""",
+    "COMMENT ON TABLE article_lines IS 'Which articles carry which short line (learned-boilerplate candidates), so a line learned later can be stripped from the articles stored before.'",
+    "COMMENT ON COLUMN article_lines.source IS 'Source of the article.'",
+    "COMMENT ON COLUMN article_lines.line_key IS 'Key of the folded line (parsers.learned.line_key); joins source_boilerplate.'",
+    "COMMENT ON COLUMN article_lines.article_id IS 'The article carrying the line.'",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
     Migration(3, "removed_lines_kind", tuple(_V3)),
+    Migration(4, "article_lines", tuple(_V4)),
 )
 
 

@@ -41,6 +41,24 @@ class StoredArticle:
     ingested_at: datetime | None = None
     run_id: str | None = None
     removed: list[RemovedLine] = field(default_factory=list)
+    line_keys: list[int] = field(default_factory=list)  # keys of its short lines (learned-boilerplate candidates)
+
+
+@dataclass(slots=True)
+class ArticleRewrite:
+    """A stored article whose body lost lines learned as boilerplate after it was stored.
+
+    Attributes: the new ``body``, ``word_count`` and ``text_hash``, its new ``signature`` and
+    ``band_keys`` (same shapes as ``StoredArticle``), and the newly ``removed`` lines.
+    """
+
+    article_id: str
+    body: str
+    word_count: int
+    text_hash: str
+    signature: np.ndarray
+    band_keys: np.ndarray
+    removed: list[RemovedLine]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +84,7 @@ class BatchWrite:
         merges: ``(absorbed_cluster_id, into_cluster_id)`` in the order decided.
         rejections: inputs of this batch that did not become articles.
         boilerplate_counts: ``(source, line_key, line, n_new_stories)`` increments.
+        rewrites: stored articles stripped of lines that became boilerplate with this batch.
     """
 
     articles: list[StoredArticle] = field(default_factory=list)
@@ -73,6 +92,7 @@ class BatchWrite:
     merges: list[tuple[str, str]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     boilerplate_counts: list[tuple[str, int, str, int]] = field(default_factory=list)
+    rewrites: list[ArticleRewrite] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

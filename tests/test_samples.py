@@ -27,6 +27,11 @@ def test_samples_show_dups_learned_boilerplate_and_rejections(tmp_path: Path):
         assert q("SELECT count(*) FROM (SELECT cluster_id FROM articles GROUP BY cluster_id HAVING sum(is_canonical::INT) <> 1)") == [(0,)]
         learned = q("SELECT DISTINCT a.source, r.line, r.evidence >= 4 FROM removed_lines r JOIN articles a USING (article_id) WHERE r.rule = 'learned_boilerplate'")
         assert ("metro-times", "The Metro Times is an independent newsroom supported by readers like you.", True) in learned
+        # learned lines leave every article of the source, also those stored before the line was learned
+        assert q("SELECT count(*) FROM articles WHERE source = 'metro-times' AND body LIKE '%independent newsroom supported%'") == [(0,)]
+        assert q("SELECT count(*) FROM articles WHERE source = 'metro-times'") == q(
+            "SELECT count(*) FROM removed_lines r JOIN articles a USING (article_id) WHERE r.line LIKE 'The Metro Times is an independent%'"
+        )
         # no stored body still carries a line that was removed from it
         assert q("SELECT count(*) FROM removed_lines r JOIN articles a USING (article_id) WHERE position(r.line IN a.body) > 0 AND length(r.line) > 40") == [(0,)]
         reasons = sorted(r for (r,) in q("SELECT reason FROM rejected_inputs"))
