@@ -318,7 +318,9 @@ class IngestRun:
         self.config = DedupConfig.for_threshold(settings.threshold)
         self.summary = IngestSummary(run_id=run_id or new_run_id())
         self.started = time.perf_counter()
-        self._seen_ids: set[str] = set()
+        # ids of the last batches prepared: they may not be committed yet when the next is
+        # prepared; older ones are in the store. Bounded, so memory stays flat on long runs.
+        self._recent_ids: deque[set[str]] = deque(maxlen=4)
         self.con = None
 
     def __enter__(self) -> IngestRun:
@@ -357,12 +359,14 @@ class IngestRun:
         self.summary.read += len(chunk)
         stored = store_articles.existing_article_ids(self.con, [i for i, _ in raws])
         fresh = []
+        batch_ids: set[str] = set()
         for aid, raw in raws:
-            if aid in stored or aid in self._seen_ids:
+            if aid in stored or aid in batch_ids or any(aid in ids for ids in self._recent_ids):
                 self.summary.already_stored += 1
             else:
-                self._seen_ids.add(aid)
+                batch_ids.add(aid)
                 fresh.append((aid, raw))
+        self._recent_ids.append(batch_ids)
         return fresh, rejections
 
     def learned(self) -> Learned:

@@ -7,7 +7,9 @@ it when nobody writes). ``open_store`` turns DuckDB's low-level IO errors into a
 
 from __future__ import annotations
 
+
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -19,6 +21,14 @@ DEFAULT_DB_PATH = Path("data") / "news.duckdb"
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used: busy, not a DuckDB file, corrupted, or too new."""
+
+
+def _memory_limit() -> str:
+    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``), default ``2GB``."""
+    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "2GB").strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
+        raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
+    return value
 
 
 def default_db_path() -> Path:
@@ -87,6 +97,8 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise _store_error_from(path, exc, read_only) from exc
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
+        # DuckDB would cache up to 80% of RAM; a bounded pool keeps a long ingest's memory flat
+        con.execute(f"SET memory_limit = '{_memory_limit()}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
         _check_is_newsdedup_store(con, path)
