@@ -396,9 +396,6 @@ OWNER_WEIGHT = {"li": 0.5, "dd": 0.5, "dt": 0.5}
 CARD_MAX_CHARS = 700
 CARD_MAX_PROSE = 1
 CARD_WEIGHT = 0.0
-CARD_TITLE_LINK = False
-CARD_TITLE_HEADING = False
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # A furniture-flagged element is kept when it holds this share of the page's prose.
 SPARE_SHARE = 0.6
 
@@ -472,17 +469,16 @@ def _drop_furniture(page: _Page, prose: list[bool]) -> tuple[list[tuple[str, str
 
 
 def _teaser_cards(page: _Page, prose: list[bool]) -> set[int]:
-    """Prose blocks that sit in a teaser card: a small element holding a title (a heading
-    or a link-only line) and at most ``CARD_MAX_PROSE`` prose blocks -- the summaries of
-    other stories in related/latest streams."""
-    texts, links, owner, names, parent = page.text, page.links, page.owner, page.name, page.parent
+    """Prose blocks that sit in a teaser card: a small element holding a headline link
+    and at most ``CARD_MAX_PROSE`` prose blocks -- the summaries of other stories in
+    related/latest streams. (Headings without a link do not make a card: listicles
+    are sections of a heading and one paragraph.)"""
+    texts, links, owner, parent = page.text, page.links, page.owner, page.parent
     chars, titles, proses = [0], [0], [0]
     for i, text in enumerate(texts):
         n = len(text)
         chars.append(chars[-1] + n)
-        is_title = n >= 15 and links[i] >= 0.8 * n and (not CARD_TITLE_HEADING or names[owner[i]] in _HEADINGS)
-        if not CARD_TITLE_LINK:
-            is_title = is_title or names[owner[i]] in _HEADINGS
+        is_title = n >= 15 and links[i] >= 0.8 * n  # a headline link
         titles.append(titles[-1] + is_title)
         proses.append(proses[-1] + prose[i])
     first, end = page.first, page.end
