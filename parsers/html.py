@@ -239,22 +239,25 @@ class _Page:
     owner: list[int] = field(default_factory=list)
 
 
-_classify_cache: dict[str, tuple[str, str] | None] = {}
+_classify_cache: dict[str, tuple[tuple[str, str] | None, int]] = {}
 
 
-def _classify(signature: str) -> tuple[str, str] | None:
-    """(rule, kind) of a class/id/aria-label signature, or None. Cached: pages repeat classes."""
-    hit = _classify_cache.get(signature, False)
-    if hit is not False:
+def _classify(signature: str) -> tuple[tuple[str, str] | None, int]:
+    """Furniture (rule, kind) or None, and the article-likeness bonus, of a class/id
+    signature (lower-cased). Cached: a page repeats its classes."""
+    hit = _classify_cache.get(signature)
+    if hit is not None:
         return hit
     found = None
     for rule, kind, rx in _FURNITURE_RE:
         if rx.search(signature):
             found = (rule, kind)
             break
-    if len(_classify_cache) < 50_000:
-        _classify_cache[signature] = found
-    return found
+    bonus = (25 if _POSITIVE.search(signature) else 0) - (25 if _NEGATIVE.search(signature) else 0)
+    if len(_classify_cache) > 50_000:
+        _classify_cache.clear()
+    _classify_cache[signature] = (found, bonus)
+    return found, bonus
 
 
 def _walk(body: Tag) -> _Page:
@@ -262,44 +265,47 @@ def _walk(body: Tag) -> _Page:
     page = _Page()
     parent, name, first, end = page.parent, page.name, page.first, page.end
     texts, links, owners = page.text, page.links, page.owner
+    flags, weights, markers = page.flag, page.weight, page.markers
     pieces: list[str] = []
     link_chars = 0
     link_depth = 0
-    open_blocks: list[int] = []  # stack of open block-level/flagged elements
+    open_blocks: list[int] = [0]  # stack of open block-level/flagged elements
+    ws_sub = _WS.sub
 
     def flush() -> None:
         nonlocal link_chars
         if pieces:
-            text = _WS.sub(" ", "".join(pieces)).strip()
+            text = ws_sub(" ", "".join(pieces)).strip()
             if text:
                 texts.append(text)
                 links.append(min(link_chars, len(text)))
-                owners.append(open_blocks[-1] if open_blocks else 0)
+                owners.append(open_blocks[-1])
             pieces.clear()
         link_chars = 0
 
-    # stack entries: a node to enter, or an int: the index of an element to close
+    # stack entries: a node to enter, or (element, is_block, is_link) to close
     stack: list[object] = [body]
-    closing_kind: dict[int, tuple[bool, bool]] = {}  # element -> (is_block, is_link)
-    current: list[int] = []  # open elements (for parent links)
+    current: list[int] = [-1]  # open elements (for parent links)
+    string_type = NavigableString
     while stack:
         node = stack.pop()
-        if type(node) is int:
-            is_block, is_link = closing_kind.pop(node)
+        kind = type(node)
+        if kind is string_type:  # not comments, doctype, CDATA (subclasses)
+            pieces.append(node)
+            if link_depth:
+                link_chars += len(node.strip())
+            continue
+        if kind is tuple:
+            idx, is_block, is_link = node
             if is_block:
                 flush()
                 open_blocks.pop()
             if is_link:
                 link_depth -= 1
-            end[node] = len(texts)
+            end[idx] = len(texts)
             current.pop()
             continue
-        if isinstance(node, NavigableString):
-            if type(node) is NavigableString:  # not comments, doctype, CDATA
-                s = str(node)
-                pieces.append(s)
-                if link_depth:
-                    link_chars += len(s.strip())
+        if kind is not Tag:
             continue
         tag_name = node.name
         if tag_name in SKIP_TAGS:
@@ -307,60 +313,55 @@ def _walk(body: Tag) -> _Page:
         if tag_name == "br":
             flush()
             continue
-        attrs = node.attrs
         flag = FURNITURE_TAGS.get(tag_name)
         if tag_name in CAPTION_TAGS:
             flag = ("html_caption_block", "caption")
         bonus = 0
-        is_marker = tag_name in ("article", "main")
-        if attrs and tag_name not in ("body", "html"):  # page-wide classes say nothing about a block
-            if "hidden" in attrs or (attrs.get("aria-hidden") == "true" and tag_name not in ("article", "main")):
+        is_marker = tag_name == "article" or tag_name == "main"
+        attrs = node.attrs
+        if attrs and tag_name != "body" and tag_name != "html":  # page-wide classes say nothing about a block
+            if "hidden" in attrs or (attrs.get("aria-hidden") == "true" and not is_marker):
                 continue
             style = attrs.get("style")
             if style and _HIDDEN_STYLE.search(style):
                 continue
             cls = attrs.get("class")
-            cls = " ".join(cls) if isinstance(cls, list) else (cls or "")
-            ident = attrs.get("id") or ""
-            signature = f"{cls} {ident}".strip()
+            if isinstance(cls, list):
+                cls = " ".join(cls)
+            ident = attrs.get("id")
+            if cls or ident:
+                found, bonus = _classify(f"{cls or ''} {ident or ''}".lower())
+                flag = flag or found
             role = attrs.get("role")
+            if flag is None and role:
+                flag = FURNITURE_ROLES.get(role.lower())
+            label = attrs.get("aria-label")
+            if flag is None and label and len(label) < 60:
+                flag = _classify(label.lower().replace(" ", "-"))[0]
             prop = attrs.get("itemprop")
             if prop and prop.lower() in _BODY_PROPS:
                 is_marker = True
                 bonus += 50
-            if flag is None and role:
-                flag = FURNITURE_ROLES.get(role.lower())
-            if signature:
-                if flag is None:
-                    flag = _classify(signature.lower())
-                if _POSITIVE.search(signature):
-                    bonus += 25
-                if _NEGATIVE.search(signature):
-                    bonus -= 25
-            label = attrs.get("aria-label")
-            if flag is None and label and len(label) < 60:
-                flag = _classify(label.lower().replace(" ", "-"))
         idx = len(name)
-        parent.append(current[-1] if current else -1)
+        parent.append(current[-1])
         name.append(tag_name)
-        is_block = tag_name in BLOCK_TAGS or flag is not None
+        is_block = flag is not None or tag_name in BLOCK_TAGS
         if is_block:
             flush()
             open_blocks.append(idx)
         first.append(len(texts))
-        end.append(len(texts))
+        end.append(0)
         if flag is not None:
-            page.flag[idx] = flag
+            flags[idx] = flag
         if bonus:
-            page.weight[idx] = bonus
+            weights[idx] = bonus
         if is_marker and (flag is None or flag[1] not in ("comment_footer", "related")):
-            page.markers.append(idx)
+            markers.append(idx)
         is_link = tag_name == "a"
         if is_link:
             link_depth += 1
         current.append(idx)
-        closing_kind[idx] = (is_block, is_link)
-        stack.append(idx)
+        stack.append((idx, is_block, is_link))
         stack.extend(reversed(node.contents))
     flush()
     return page
@@ -565,8 +566,46 @@ def _body_lines(page: _Page, why: list[tuple[str, str] | None], best: int, remov
 # ---------------------------------------------------------------- entry points
 
 
+_RAW_OPEN = re.compile(r"<(script|style|svg|noscript|template)\b[^>]*>|<!--", re.IGNORECASE)
+
+
+def strip_raw_elements(html: str) -> str:
+    """Cut scripts (but JSON-LD), styles, inline SVG, noscript, templates and comments
+    out of the markup before parsing: they hold no article text and are a quarter of
+    a news page's nodes. Linear time: each opening tag is matched with the next
+    closing tag by ``str.find`` (an unclosed one stops the cutting of that element)."""
+    lower = None
+    out: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    m = _RAW_OPEN.search(html)
+    while m is not None:
+        start = m.start()
+        tag = (m.group(1) or "!--").lower()
+        if tag in unclosed or (tag == "script" and "ld+json" in m.group(0).lower()):
+            m = _RAW_OPEN.search(html, m.end())
+            continue
+        if lower is None:
+            lower = html.lower()
+        closer = "-->" if tag == "!--" else f"</{tag}"
+        stop = lower.find(closer, m.end())
+        if stop < 0:
+            unclosed.add(tag)
+            m = _RAW_OPEN.search(html, m.end())
+            continue
+        stop = lower.find(">", stop) + 1 or len(html)
+        out.append(html[pos:start])
+        pos = stop
+        m = _RAW_OPEN.search(html, pos)
+    if not out:
+        return html
+    out.append(html[pos:])
+    return "".join(out)
+
+
 def _soup(text: str) -> BeautifulSoup:
-    return BeautifulSoup(text, "lxml")
+    # multi_valued_attributes=None: class stays one string (we only search it); faster
+    return BeautifulSoup(strip_raw_elements(text), "lxml", multi_valued_attributes=None)
 
 
 def _ld_json(soup: BeautifulSoup) -> list[str]:

@@ -79,8 +79,9 @@ def extract_metadata(soup: BeautifulSoup, ld_json: list[str]) -> PageMetadata:
     canonical = None
     for tag in soup.find_all(("meta", "link")):
         if tag.name == "link":
-            rel = tag.get("rel") or ()
-            if canonical is None and "canonical" in [r.lower() for r in rel] and tag.get("href"):
+            rel = tag.get("rel") or ""
+            rel = " ".join(rel) if isinstance(rel, list) else rel
+            if canonical is None and "canonical" in rel.lower().split() and tag.get("href"):
                 canonical = tag["href"].strip()
             continue
         key = tag.get("property") or tag.get("name") or tag.get("itemprop") or tag.get("http-equiv")
