@@ -102,6 +102,8 @@ FURNITURE_PATTERNS: tuple[tuple[str, str, str], ...] = (
      rf"figcaption|copyright-?(?:image|photo))"),
     ("html_hidden_block", "other",
      rf"{_W}(?:hidden|hide|visually-?hidden|sr-?only|screen-?reader(?:-text)?|invisible|offscreen|print-?only)(?:$|(?=[\s_\-]))"),
+    ("html_legal_block", "legal",
+     rf"{_W}(?:cookie\w*|consent|gdpr|disclaimer|copyright|legal|privacy)"),
     ("html_comments_block", "comment_footer",
      rf"{_W}(?:comments?|commentary-?form|disqus|discussion|respond|replies|reply|livefyre|fb-comments|coral|"
      rf"talk-?stream|viafoura|spot-?im|openweb)"),
@@ -130,8 +132,6 @@ FURNITURE_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("html_byline_block", "byline_meta",
      rf"{_W}(?:byline|bylines|author-?(?:bio|info|box|card|details|meta|wrap\w*)|about-?(?:the-)?author|"
      rf"dateline|timestamp|date|time|post-?meta|entry-?meta|article-?meta|meta|posted-?on|published)(?:$|(?=[\s_\-]))"),
-    ("html_legal_block", "legal",
-     rf"{_W}(?:cookie\w*|consent|gdpr|disclaimer|copyright|legal|privacy)"),
     ("html_popup_block", "other", rf"{_W}(?:modal|popup|pop-?up|overlay|lightbox|interstitial|lazy-?load-?more)"),
 )
 _FURNITURE_RE = [(rule, kind, re.compile(pattern, re.IGNORECASE)) for rule, kind, pattern in FURNITURE_PATTERNS]
@@ -420,6 +420,8 @@ def extract_main(body: Tag) -> Extraction:
         The body lines (not yet through the line rules), captions and removed blocks.
     """
     page = _walk(body)
+    if not page.text:
+        return Extraction(lines=[], captions=[], removed=[])
     prose = [_is_prose(t, lk) for t, lk in zip(page.text, page.links)]
     why, removed, captions = _drop_furniture(page, prose)
     best = _choose_main(page, why, prose)
