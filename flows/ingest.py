@@ -21,7 +21,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from flows.pipeline import IngestRun, IngestSettings, IngestSummary, Learned, SignedBatch, batches, parse_and_sign
+from flows.pipeline import IngestRun, IngestSettings, IngestSummary, batches
+from flows.workers import Learned, SignedBatch, parse_and_sign
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig

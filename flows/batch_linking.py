@@ -1,0 +1,208 @@
+"""Main-process side of one batch: link signed articles to story clusters, apply learned
+boilerplate, and write the batch in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from flows.workers import SignedArticle, SignedBatch, Verifier
+from parsers.article import Article, Rejection
+from parsers.learned import line_key, strip_learned
+from parsers.normalize import fold_for_matching
+from parsers.signature import DedupConfig, band_keys, sign_many, text_hash
+from parsers.story_links import NewArticle, StoredMatch, candidate_pairs, link_to_story
+from storage import articles as store_articles
+from storage import lsh_index
+from storage.batch import write_batch
+from storage.boilerplate import learned_lines, stored_carriers
+from storage.records import ArticleRewrite, BatchWrite, DuplicateLink, StoredArticle
+
+if TYPE_CHECKING:
+    from flows.pipeline import IngestSettings, IngestSummary
+
+log = logging.getLogger("newsdedup")
+
+
+def store_batch(
+    con,
+    signed: SignedBatch | None,
+    rejections: list[Rejection],
+    config: DedupConfig,
+    settings: IngestSettings,
+    summary: IngestSummary,
+    verifier: Verifier,
+) -> BatchWrite:
+    """Link one parsed batch to stories and write it in one transaction."""
+    if signed is not None:
+        rejections = rejections + signed.rejections
+    batch = BatchWrite(articles=[], links=[], merges=[], rejections=rejections, boilerplate_counts=[])
+    if signed is not None and signed.articles:
+        _link_batch(con, signed, config, settings, summary, batch, verifier)
+    write_batch(con, batch, summary.run_id)
+    summary.rejected += len(rejections)
+    summary.rejected_by_reason.update(r.reason for r in rejections)
+    log.info(
+        "batch stored: %d new, %d exact dups, %d near dups, %d rejected",
+        len(batch.articles), sum(l.kind == "exact" for l in batch.links),
+        sum(l.kind == "near" for l in batch.links), len(rejections),
+    )
+    return batch
+
+
+def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite, verifier: Verifier) -> None:
+    items = signed.articles
+    plan, keys = _plan_links(con, items, signed.signatures, config, verifier)
+    sigs = _apply_learned_boilerplate(con, signed, plan.links, config, settings, summary, batch)
+    if sigs is not signed.signatures:
+        # lines that became boilerplate with this batch were stripped here, not in the workers:
+        # link again on the final texts, so links never depend on where the batch was cut
+        plan, keys = _plan_links(con, items, sigs, config, verifier)
+    links, cluster_ids = plan.links, plan.cluster_ids
+
+    now = datetime.now(timezone.utc)
+    first_seq = store_articles.next_seq(con)
+    summary.new += len(items)
+    for i, s in enumerate(items):
+        a = s.article
+        batch.articles.append(
+            StoredArticle(
+                article_id=s.article_id,
+                seq=first_seq + i,
+                source=a.source,
+                source_uri=a.source_uri,
+                url=a.url,
+                title=a.title,
+                dateline=a.dateline,
+                byline=a.byline,
+                published_at=a.published_at,
+                body=a.body,
+                word_count=s.word_count,
+                content_hash=a.content_hash,
+                text_hash=s.text_hash,
+                cluster_id=cluster_ids[i],
+                is_canonical=False,
+                ingested_at=now,
+                run_id=summary.run_id,
+                removed=a.removed,
+                line_keys=[k for k, _ in s.learnable],
+                signature=sigs[i],
+                band_keys=keys[i],
+            )
+        )
+        link = links[i]
+        if link is not None:
+            batch.links.append(DuplicateLink(s.article_id, link.duplicate_of, link.kind, link.similarity))
+            if link.kind == "exact":
+                summary.exact_dups += 1
+            else:
+                summary.near_dups += 1
+        else:
+            summary.new_stories += 1
+    batch.merges = list(plan.merges)
+    summary.clusters_merged += len(plan.merges)
+
+
+def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, verifier: Verifier):
+    """Find every candidate (batch and store), verify it, and decide each article's story."""
+    keys = band_keys(signatures, config)
+    new = [NewArticle(s.article_id, s.folded, s.text_hash, signatures[i], keys[i]) for i, s in enumerate(items)]
+    stored_exact = store_articles.exact_matches(con, sorted({s.text_hash for s in items}))
+    hits = lsh_index.band_hits(con, keys)
+    fetched = store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits}))
+    stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}
+    pairs = candidate_pairs(new, stored_exact, hits)
+    folded_new = {i: items[i].folded for i in {i for i, _ in pairs} | {o for _, o in pairs if isinstance(o, int)}}
+    stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in pairs if isinstance(o, str)}}
+    similarities = verifier(pairs, folded_new, stored_bodies)
+    return link_to_story(new, stored_exact, hits, stored, config, similarities), keys
+
+
+def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
+    """Count each new story's short lines for its source; strip the lines that are boilerplate.
+
+    A short line carried by ``learn_min_stories`` stories of a source is that source's
+    boilerplate. Only articles that founded a story count (copies of a story count once), so a
+    syndicated paragraph never becomes boilerplate. Workers already stripped lines learned in
+    earlier batches; here lines that reach the threshold with this batch are stripped from
+    every article of the batch that carries them, and from the articles stored before (they
+    become rewrites in the batch's transaction). So once a run ends, no article of a source
+    carries one of its learned lines, however the input was cut into batches. Articles that
+    change are re-signed so stored signatures match stored bodies.
+
+    Returns:
+        The batch's signatures (a new array if some articles were re-signed).
+    """
+    items = signed.articles
+    min_stories = settings.learn_min_stories
+    stored: dict[tuple[str, int], int] = {}
+    for source in sorted({s.article.source for s in items}):
+        keys = sorted({k for s in items if s.article.source == source for k, _ in s.learnable})
+        for k, n in learned_lines(con, source, keys).items():
+            stored[(source, k)] = n
+    counts: Counter = Counter()
+    line_text: dict[tuple[str, int], str] = {}
+    for s, link in zip(items, links):
+        if link is None:
+            for key, line in s.learnable:
+                counts[(s.article.source, key)] += 1
+                line_text.setdefault((s.article.source, key), line)
+    batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
+    learned = {k: stored.get(k, 0) + n for k, n in counts.items() if stored.get(k, 0) + n >= min_stories}
+    learned.update({k: n for k, n in stored.items() if n >= min_stories and k not in learned})
+
+    resign: list[int] = []
+    for i, s in enumerate(items):
+        source = s.article.source
+        already = {r.text for r in s.article.removed}
+        hits = {key: learned[(source, key)] for key, line in s.learnable if (source, key) in learned and line not in already}
+        if hits:
+            stripped = strip_learned(s.article, hits, keyed=s.learnable)
+            if stripped.paragraphs != s.article.paragraphs:
+                s.article = stripped
+                s.word_count = stripped.word_count
+                s.folded = fold_for_matching(stripped.body)
+                s.text_hash = text_hash(s.folded)
+                resign.append(i)
+        summary.learned_lines_removed += sum(r.rule == "learned_boilerplate" for r in s.article.removed)
+
+    newly = {k: n for k, n in learned.items() if stored.get(k, 0) < min_stories}
+    batch.rewrites = _strip_stored(con, newly, config, summary)
+    if not resign:
+        return signed.signatures
+    sigs = signed.signatures.copy()
+    sigs[resign] = sign_many([items[i].folded for i in resign], config)
+    return sigs
+
+
+def _strip_stored(con, newly: dict[tuple[str, int], int], config, summary) -> list[ArticleRewrite]:
+    """Rewrites for stored articles that carry lines learned with this batch."""
+    rewrites: list[ArticleRewrite] = []
+    for source in sorted({src for src, _ in newly}):
+        keys = {k: n for (src, k), n in newly.items() if src == source}
+        for article_id, body, carried in stored_carriers(con, source, sorted(keys)):
+            paragraphs = body.split("\n\n")
+            keyed = [(line_key(p), p) for p in paragraphs]
+            article = Article(source=source, source_uri="", content_hash="", title="", paragraphs=paragraphs)
+            stripped = strip_learned(article, {k: keys[k] for k in carried if k in keys}, keyed=keyed)
+            if stripped.paragraphs == paragraphs:
+                continue
+            folded = fold_for_matching(stripped.body)
+            signature = sign_many([folded], config)
+            rewrites.append(
+                ArticleRewrite(
+                    article_id=article_id,
+                    body=stripped.body,
+                    word_count=stripped.word_count,
+                    text_hash=text_hash(folded),
+                    signature=signature[0],
+                    band_keys=band_keys(signature, config)[0],
+                    removed=stripped.removed,
+                )
+            )
+            summary.learned_lines_removed += len(stripped.removed)
+    return rewrites
