@@ -1,6 +1,9 @@
-"""`newsdedup`: ingest raw news dumps into DuckDB, cleaned and linked into story clusters.
+"""newsdedup: ingest raw news dumps into DuckDB, cleaned and linked into story clusters.
 
-Each command opens the store, calls one library function and maps errors to a clean message.
+Quick start: `newsdedup ingest samples/`, then `newsdedup stories`, `newsdedup story ID` or
+`newsdedup sql "SELECT title, size FROM stories ORDER BY size DESC LIMIT 10"`.
+The database is `--db`, else `$NEWSDEDUP_DB`, else `./data/news.duckdb`.
+Exit codes: 0 ok, 3 partial (some inputs rejected, see `rejected_inputs`), 2 usage error, 1 failure.
 """
 
 from __future__ import annotations
