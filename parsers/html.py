@@ -51,6 +51,7 @@ from parsers.byline import byline_of
 from parsers.clean import strip_boilerplate
 from parsers.dateline import split_dateline
 from parsers.decode import decode_text
+from parsers.dump import resolve_markup
 from parsers.html_metadata import PageMetadata, extract_metadata
 from parsers.normalize import normalize_line
 from parsers.rules import CompiledRules, RuleSet
@@ -399,6 +400,8 @@ CARD_MAX_PROSE = 1
 CARD_WEIGHT = 0.0
 # A furniture-flagged element is kept when it holds this share of the page's prose.
 SPARE_SHARE = 0.6
+# An <article>/<main>/articleBody element protects its ancestors when it holds this share of the prose.
+MARKER_MIN_SHARE = 0.25
 
 
 def _is_prose(text: str, n_links: int) -> bool:
@@ -438,9 +441,12 @@ def _drop_furniture(page: _Page, prose: list[bool]) -> tuple[list[tuple[str, str
         prose_prefix.append(prose_prefix[-1] + (len(t) if p else 0))
     total_prose = prose_prefix[-1]
 
-    # Elements that wrap the article are never furniture.
+    # Elements that wrap the article are never furniture. A marker counts when it holds
+    # a fair share of the page's prose (teaser streams are lists of small <article>s).
     wraps_article: set[int] = set()
     for m in page.markers:
+        if prose_prefix[page.end[m]] - prose_prefix[page.first[m]] < MARKER_MIN_SHARE * total_prose:
+            continue
         e = page.parent[m]
         while e >= 0 and e not in wraps_article:
             wraps_article.add(e)
@@ -617,6 +623,15 @@ def _ld_json(soup: BeautifulSoup) -> list[str]:
     ]
 
 
+def _hint_lines(md: PageMetadata) -> list[str]:
+    """Lines of the JSON-LD ``articleBody``: the fallback when the markup holds no main text
+    (on the cleaning bench the markup is the better source on every page that has both)."""
+    if not md.body_hint:
+        return []
+    text = resolve_markup(md.body_hint) if "<" in md.body_hint else md.body_hint
+    return [line for line in (normalize_line(x) for x in text.splitlines()) if line]
+
+
 def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
     """Parse one news HTML page into a cleaned ``Article``.
 
@@ -645,6 +660,8 @@ def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
     except RecursionError:
         raise Rejected("hostile", "markup nested too deep to walk") from None
     if not ext.lines:
+        ext.lines = _hint_lines(md)  # a page rendered by script may still publish its text in JSON-LD
+    if not ext.lines:
         raise Rejected("no_body", "no main text found in the page")
     kept, line_removed = strip_boilerplate(ext.lines, line_rules(rules, raw.source))
     if not kept:
@@ -655,7 +672,6 @@ def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
     byline = ", ".join(md.authors) if md.authors else None
     if byline is None:
         byline = next((byline_of(r.text) for r in line_removed if r.rule == "byline"), None)
-    dateline = None
     dateline, first = split_dateline(kept[0])
     if dateline is not None:
         kept[0] = first
@@ -713,7 +729,10 @@ def clean_html(html: str) -> str:
     if _DEFAULT_RULESET is None:
         _DEFAULT_RULESET = RuleSet()
     try:
-        ext = extract_main((s := _soup(html)).body or s)
+        soup = _soup(html)
+        ext = extract_main(soup.body or soup)
+        if not ext.lines:
+            ext.lines = _hint_lines(extract_metadata(soup, _ld_json(soup)))
     except RecursionError:
         return ""
     kept, _ = strip_boilerplate(ext.lines, line_rules(_DEFAULT_RULESET, None))

@@ -215,3 +215,12 @@ def test_decode_honours_meta_charset_bom_and_utf8_mislabelled_as_latin1():
 def test_strip_raw_elements_keeps_jsonld_and_survives_unclosed_tags():
     html = '<script>a()</script><script type="application/ld+json">{"a":1}</script><!-- x --><p>t</p><style>'
     assert strip_raw_elements(html) == '<script type="application/ld+json">{"a":1}</script><p>t</p><style>'
+
+
+def test_script_rendered_page_falls_back_to_jsonld_article_body():
+    ld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Rendered later", '
+        f'"articleBody": "{PROSE}\\n\\nSecond paragraph of the story, with more detail."}}</script>'
+    )
+    art = parse(page('<div id="app"></div><nav><a href="/">Home</a></nav>', head=ld))
+    assert art.paragraphs == [PROSE, "Second paragraph of the story, with more detail."]
