@@ -239,11 +239,50 @@ _V4 = [
     "COMMENT ON COLUMN article_lines.article_id IS 'The article carrying the line.'",
 ]
 
+_V5: list[str] = []
+_V5 += _table(
+    "raw_archive",
+    "Every body the fetcher received (feeds, sitemaps, URL lists and article pages), compressed, "
+    "so pages can be re-parsed with newer rules without the network (newsdedup reprocess). "
+    "One row per (url, content_hash): the same bytes fetched again are not stored twice.",
+    [
+        ("url", "VARCHAR NOT NULL", "URL that was asked for (a feed entry link or a source document URL)."),
+        ("content_hash", "VARCHAR NOT NULL", "sha256 hex of the decoded body bytes (the article's content_hash for pages)."),
+        ("final_url", "VARCHAR NOT NULL", "URL after redirects; the source_uri of the page's article."),
+        ("source", "VARCHAR NOT NULL", "Source name from the sources file."),
+        ("kind", "VARCHAR NOT NULL CHECK (kind IN ('page', 'feed', 'sitemap', 'urls'))",
+         "page (an article page) | feed | sitemap | urls (a source document)."),
+        ("status", "INTEGER NOT NULL", "HTTP status of the final response (200)."),
+        ("headers", "JSON", "Final response headers as a JSON object, lower-cased names."),
+        ("fetched_at", "TIMESTAMPTZ NOT NULL", "When the body was received (UTC)."),
+        ("body", "BLOB NOT NULL", "The decoded body, zlib-compressed (see compression)."),
+        ("compression", "VARCHAR NOT NULL", "How body is compressed: zlib."),
+        ("n_bytes", "BIGINT NOT NULL", "Size of the decoded body in bytes."),
+        ("run_id", "VARCHAR", "Fetch run that stored the row."),
+    ],
+    "PRIMARY KEY (url, content_hash)",
+)
+_V5 += _table(
+    "feed_state",
+    "Per source document URL: the validators of its last full fetch, sent back as a conditional GET "
+    "(If-None-Match / If-Modified-Since), and when it was last fetched.",
+    [
+        ("url", "VARCHAR PRIMARY KEY", "Source document URL (feed, sitemap or URL list)."),
+        ("source", "VARCHAR NOT NULL", "Source name."),
+        ("etag", "VARCHAR", "ETag of the last 200 response, if the server sent one."),
+        ("last_modified", "VARCHAR", "Last-Modified of the last 200 response, as sent."),
+        ("last_status", "INTEGER", "Status of the last fetch: 200, 304, or NULL when it failed."),
+        ("last_fetched", "TIMESTAMPTZ", "When the document was last fetched (200 or 304)."),
+        ("n_not_modified", "BIGINT NOT NULL DEFAULT 0", "How many fetches came back 304 Not Modified."),
+    ],
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
     Migration(3, "removed_lines_kind", tuple(_V3)),
     Migration(4, "article_lines", tuple(_V4)),
+    Migration(5, "raw_archive", tuple(_V5)),
 )
 
 

@@ -77,4 +77,5 @@ def test_every_table_view_and_column_has_a_comment(tmp_path):
     assert tables == {
         "schema_migrations", "dedup_config", "ingest_runs", "articles", "removed_lines", "duplicate_links",
         "minhash_signatures", "lsh_bands", "rejected_inputs", "source_boilerplate", "cluster_merges", "article_lines",
+        "raw_archive", "feed_state",
     }
