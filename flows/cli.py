@@ -47,6 +47,20 @@ def _db(path: Optional[Path]) -> Path:
     return Path(path) if path else default_db_path()
 
 
+def _read(db: Optional[Path], query):
+    """Open the store read-only, run `query(con)`, close; store errors become a clean exit."""
+    from storage.store import StoreError, open_store
+
+    try:
+        con = open_store(_db(db), read_only=True)
+    except StoreError as e:
+        _fail(str(e))
+    try:
+        return query(con)
+    finally:
+        con.close()
+
+
 def _fail(message: str, code: int = EXIT_FAILED) -> None:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
@@ -235,16 +249,8 @@ def stories(
     Example: `newsdedup stories --limit 5`
     """
     from storage.queries import top_stories
-    from storage.store import StoreError, open_store
 
-    try:
-        con = open_store(_db(db), read_only=True)
-    except StoreError as e:
-        _fail(str(e))
-    try:
-        found = top_stories(con, limit)
-    finally:
-        con.close()
+    found = _read(db, lambda con: top_stories(con, limit))
     columns = ["cluster_id", "size", "n_sources", "title", "sources", "first_seen", "last_seen"]
     rows = [tuple(_plain(s[c]) for c in columns) for s in found]
     if format == "table":  # minutes are enough on a terminal; csv/json keep full timestamps
@@ -262,18 +268,14 @@ def story(
     Example: `newsdedup story 3f2a9c0d1e2b4a5f`
     """
     from storage.queries import story as load_story
-    from storage.store import StoreError, open_store
 
-    try:
-        con = open_store(_db(db), read_only=True)
-    except StoreError as e:
-        _fail(str(e))
-    try:
-        found = load_story(con, cluster_id)
-    except KeyError:
-        found = None
-    finally:
-        con.close()
+    def load(con):
+        try:
+            return load_story(con, cluster_id)
+        except KeyError:
+            return None
+
+    found = _read(db, load)
     if not found:
         _fail(f"no story or article with id {cluster_id!r}", EXIT_USAGE)
     _print_story(found)

@@ -151,18 +151,24 @@ def _insert_articles(con: duckdb.DuckDBPyConnection, articles: list[StoredArticl
     return {row[0] for row in rows}
 
 
-def _insert_article_details(con: duckdb.DuckDBPyConnection, new: list[StoredArticle]) -> None:
-    """Removed lines, signatures and band keys of newly inserted articles."""
-    removed = removed_lines_table(new)
+def _insert_text_details(con: duckdb.DuckDBPyConnection, rows: Sequence[StoredArticle | ArticleRewrite]) -> None:
+    """Removed lines, signature and band keys of articles (new ones, or rewritten ones whose old
+    signature and band keys were deleted)."""
+    removed = removed_lines_table(rows)
     if removed.num_rows:
         with registered(con, removed, "removed") as view:
             con.execute(
                 f"INSERT INTO removed_lines (article_id, position, line, rule, evidence, kind) "
                 f"SELECT article_id, position, line, rule, evidence, kind FROM {view}"
             ).fetchall()
-    with registered(con, signatures_table(new), "signatures") as view:
+    with registered(con, signatures_table(rows), "signatures") as view:
         con.execute(f"INSERT INTO minhash_signatures (article_id, signature) SELECT article_id, signature FROM {view}").fetchall()
-    insert_bands(con, bands_table(new))
+    insert_bands(con, bands_table(rows))
+
+
+def _insert_article_details(con: duckdb.DuckDBPyConnection, new: list[StoredArticle]) -> None:
+    """Removed lines, signatures, band keys and short-line keys of newly inserted articles."""
+    _insert_text_details(con, new)
     lines = [(a.source, int(k), a.article_id) for a in new for k in a.line_keys]
     if lines:
         table = pa.table(
@@ -195,16 +201,7 @@ def _apply_rewrites(con: duckdb.DuckDBPyConnection, rewrites: Sequence[ArticleRe
         ).fetchall()
         con.execute(f"DELETE FROM lsh_bands WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
         con.execute(f"DELETE FROM minhash_signatures WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
-    with registered(con, signatures_table(rewrites), "signatures") as view:
-        con.execute(f"INSERT INTO minhash_signatures (article_id, signature) SELECT article_id, signature FROM {view}").fetchall()
-    insert_bands(con, bands_table(rewrites))
-    removed = removed_lines_table(rewrites)
-    if removed.num_rows:
-        with registered(con, removed, "removed") as view:
-            con.execute(
-                f"INSERT INTO removed_lines (article_id, position, line, rule, evidence, kind) "
-                f"SELECT article_id, position, line, rule, evidence, kind FROM {view}"
-            ).fetchall()
+    _insert_text_details(con, rewrites)
 
 
 def _insert_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str, now: datetime) -> int:
