@@ -1,0 +1,117 @@
+"""Feeds, news sitemaps, URL lists and the sources file (pure parsing)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from datetime import UTC, datetime
+
+import pytest
+
+from parsers.article import Rejected
+from parsers.feeds import load_sources, parse_feed, parse_sitemap, parse_source_document, parse_sources, parse_url_list
+from tests import http_fixtures as hf
+
+BASE = "https://news.example.com/feeds/main.xml"
+
+
+def test_rss_entries_resolve_links_and_dates():
+    entries = parse_feed(hf.rss(["/a.html", "https://other.example.com/b.html#top", "/a.html"]).encode(), BASE)
+    assert [e.url for e in entries] == ["https://news.example.com/a.html", "https://other.example.com/b.html"]
+    assert entries[0].published == datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def test_atom_entries():
+    entries = parse_feed(hf.atom(["https://news.example.com/x", "y"]).encode(), BASE)
+    assert [e.url for e in entries] == ["https://news.example.com/x", "https://news.example.com/feeds/y"]
+    assert entries[1].published == datetime(2025, 11, 24, 12, 1, tzinfo=UTC)
+
+
+def test_file_links_are_kept_as_text_for_the_fetcher_to_refuse():
+    entries = parse_feed(hf.rss(["file:///etc/passwd"]).encode(), BASE)
+    assert [e.url.split(":", 1)[0] for e in entries] == ["file"]  # (feedparser drops one slash)
+
+
+def test_entity_bomb_is_refused_without_expanding():
+    tracemalloc.start()
+    with pytest.raises(Rejected) as why:
+        parse_feed(hf.BILLION_LAUGHS.encode(), BASE)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert why.value.reason == "hostile" and peak < 5_000_000
+    with pytest.raises(Rejected, match="hostile"):
+        parse_sitemap(hf.BILLION_LAUGHS.encode(), BASE)
+
+
+@pytest.mark.parametrize("body", [b"this is not xml {", b"<html><body>Hello</body></html>", b""])
+def test_malformed_feed(body):
+    with pytest.raises(Rejected) as why:
+        parse_feed(body, BASE)
+    assert why.value.reason == "malformed_feed"
+
+
+def test_feed_body_that_looks_like_a_path_is_never_opened(tmp_path):
+    secret = tmp_path / "secret.xml"
+    secret.write_text(hf.rss(["https://leak.example.com/"]))
+    with pytest.raises(Rejected, match="malformed_feed"):
+        parse_feed(str(secret).encode(), BASE)
+
+
+def test_news_sitemap_and_index():
+    doc = parse_sitemap(hf.news_sitemap(["https://m.example.com/1", "/2"]).encode(), BASE)
+    assert [e.url for e in doc.entries] == ["https://m.example.com/1", "https://news.example.com/2"]
+    assert doc.entries[0].published == datetime(2025, 11, 23, 23, 30, tzinfo=UTC)
+    assert doc.entries[0].title == "Story 0"
+    index = b"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+    <sitemap><loc>https://news.example.com/s1.xml</loc></sitemap></sitemapindex>"""
+    assert parse_sitemap(index, BASE).sitemaps == ["https://news.example.com/s1.xml"]
+    with pytest.raises(Rejected, match="malformed_feed"):
+        parse_sitemap(b"<urlset><url><loc>x</loc>", BASE)
+    with pytest.raises(Rejected, match="malformed_feed"):
+        parse_sitemap(b"<rss/>", BASE)
+
+
+def test_url_list():
+    body = b"# morning list\nhttps://a.example.com/1\n\n  /2  \nhttps://a.example.com/1\n"
+    assert [e.url for e in parse_url_list(body, BASE)] == ["https://a.example.com/1", "https://news.example.com/2"]
+    assert parse_source_document("urls", body, BASE).entries[0].url == "https://a.example.com/1"
+
+
+def test_sources_file(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        """
+[[source]]
+name = "gazette"
+kind = "feed"
+url = "https://gazette.example.com/rss.xml"
+delay = 2.5
+max_items = 50
+
+[[source]]
+name = "metro"
+kind = "sitemap"
+url = "https://metro.example.com/news-sitemap.xml"
+"""
+    )
+    gazette, metro = load_sources(path)
+    assert (gazette.name, gazette.kind, gazette.delay, gazette.max_items) == ("gazette", "feed", 2.5, 50)
+    assert metro.kind == "sitemap" and metro.delay is None and metro.max_items is None
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[[source]]\nname='a'\nurl='u'\nkind='podcast'", "kind must be one of"),
+        ("[[source]]\nname='a'\n", "'url' is required"),
+        ("[[source]]\nname='a'\nurl='u'\ndelay=-1", "'delay'"),
+        ("[[source]]\nname='a'\nurl='u'\nmax_items=0", "'max_items'"),
+        ("[[source]]\nname='a'\nurl='u'\n[[source]]\nname='a'\nurl='v'", "duplicate name"),
+        ("[[source]]\nname='a b'\nurl='u'", "'name'"),
+        ("[[source]]\nname='a'\nurl='u'\nmax_item=3", "unknown key"),
+        ("name = 'x'", "unknown top-level"),
+        ("[[source]\n", "not valid TOML"),
+    ],
+)
+def test_bad_sources_file(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_sources(text)
