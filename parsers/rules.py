@@ -399,100 +399,130 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
 #
 # Most lines are prose that no rule matches, and trying every rule's regex on every line was
 # the largest cost of parsing. Each rule gets three cheap necessary conditions, derived from
-# its parsed pattern (so they hold for rules loaded from TOML too), and its regex only runs
-# on lines that pass all three:
+# its parsed pattern (so they hold for rules loaded from TOML too); its regex only runs on
+# lines that pass all three:
 #
-# * first character: the ASCII characters a whole-line match can start with (a line whose
-#   folded first character is non-ASCII is always tried);
+# * opening: the first (up to) ``_PREFIX`` characters of a whole-line match, lower-cased,
+#   belong to a finite set (``related_label`` opens with ``rel``, ``mor``, ``you`` ...); a
+#   line whose folded opening is not ASCII is always tried;
 # * length: a match is at most ``max_len`` characters (``match_form`` never shortens a
 #   line, so a longer line cannot match);
-# * required words: any match contains one of a few ASCII letter/digit runs of the pattern
-#   (``.{0,160}\bin your inbox\b.{0,160}`` needs ``inbox``), looked up in ``line.lower()``.
-#   Typography folding only turns punctuation into punctuation, so letters of the folded
-#   line are letters of the line. Under IGNORECASE, every character that matches an ASCII
-#   letter or digit lower-cases to it, except U+0130, U+0131 and U+017F (checked against
-#   every code point): lines holding those skip this test.
+# * needles: any match contains one of a few ASCII runs of the pattern
+#   (``.{0,160}\bin your inbox\b.{0,160}`` needs ``inbox``; a credit needs ``/``), looked up
+#   in ``line.lower()``. Runs hold letters, digits and punctuation that typography folding
+#   neither produces nor removes, so they appear in the line as in its folded form. Under
+#   IGNORECASE every character matching an ASCII letter, digit or punctuation mark
+#   lower-cases to it, except U+0130, U+0131 and U+017F (checked against every code point):
+#   lines holding those skip this test.
 
 _ASCII = "".join(map(chr, range(128)))
-# the first character of match_form(line), when line starts with a folded character
-_FOLDED_FIRST = {chr(cp): s[0] for cp, s in _TYPOGRAPHY.items()}
-_MIN_WORD = 3  # required words shorter than this are not worth a lookup
-_MAX_WORDS_CHECKED = 12
+_FOLD_OUTPUTS = frozenset("'\"- .")  # characters match_form produces
+_PREFIX = 4  # longest opening compared
+_MAX_OPENINGS = 4096  # a rule with more possible openings is compared on fewer characters
+_MIN_NEEDLE = 3  # shorter letter/digit needles are not worth a lookup
+_MAX_NEEDLES = 12
+_REPEATS = (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT)
 
 
 @dataclass(frozen=True, slots=True)
 class _Prefilter:
-    first: frozenset[str] | None  # None: any first character
+    width: int  # characters of the opening compared (0: no opening test)
+    openings: frozenset[str]  # possible lower-cased openings (shorter ones: whole matches)
     max_len: int | None  # None: unbounded
-    words: tuple[str, ...]  # () : no required words
+    needles: tuple[str, ...]  # () : no needle test
 
 
-_NO_PREFILTER = _Prefilter(None, None, ())
+_NO_PREFILTER = _Prefilter(0, frozenset(), None, ())
 
 
-def _leaf_first(state: Any, item: tuple, flags: int, memo: dict) -> frozenset[str]:
-    """ASCII characters a one-character pattern item matches, asked of the regex engine itself."""
+class _Unmodelled(Exception):
+    """A pattern construct the prefilter does not model (the rule then has no opening test)."""
+
+
+def _leaf_chars(item: tuple, flags: int, memo: dict) -> frozenset[str]:
+    """Lower-cased ASCII characters a one-character pattern item matches, asked of the regex
+    engine itself (so IGNORECASE, categories and negation behave exactly as in matching)."""
     key = (repr(item), flags)
     hit = memo.get(key)
     if hit is None:
-        leaf = _sre_compiler.compile(_sre_parser.SubPattern(state, [item]), flags)
-        hit = memo[key] = frozenset(leaf.findall(_ASCII))
+        # a fresh parser state: the leaf alone, without the pattern's capture groups
+        leaf = _sre_compiler.compile(_sre_parser.SubPattern(_sre_parser.State(), [item]), flags)
+        hit = memo[key] = frozenset(m.group().lower() for m in leaf.finditer(_ASCII))
     return hit
 
 
-def _first_chars(state: Any, seq: Iterable, flags: int, memo: dict) -> tuple[frozenset[str] | None, bool]:
-    """(ASCII first characters of a non-empty match of ``seq`` or None for unknown, nullable)."""
-    acc: set[str] = set()
+def _concat(heads: set[str], tails: set[str] | frozenset[str], width: int) -> set[str]:
+    out = set()
+    for h in heads:
+        if len(h) >= width:
+            out.add(h)
+            continue
+        for t in tails:
+            out.add((h + t)[:width])
+        if len(out) > _MAX_OPENINGS:
+            raise _Unmodelled("too many openings")
+    return out
+
+
+def _openings(seq: Iterable, width: int, flags: int, memo: dict) -> set[str]:
+    """Every match of ``seq`` cut to ``width`` characters, lower-cased, ASCII characters only
+    (a match that opens with a non-ASCII character is never ruled out by this set)."""
+    acc = {""}
     for op, av in seq:
+        if all(len(h) >= width for h in acc):
+            break
         if op in (_C.LITERAL, _C.NOT_LITERAL, _C.ANY, _C.IN):
-            acc |= _leaf_first(state, (op, av), flags, memo)
-            return frozenset(acc), False
-        if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
-            continue  # zero-width
-        if op is _C.BRANCH:
-            nullable = False
-            for branch in av[1]:
-                first, null = _first_chars(state, branch, flags, memo)
-                if first is None:
-                    return None, True
-                acc |= first
-                nullable = nullable or null
-        elif op is _C.SUBPATTERN:
-            if av[1] or av[2]:  # scoped flags: not worth modelling
-                return None, True
-            first, nullable = _first_chars(state, av[3], flags, memo)
-            if first is None:
-                return None, True
-            acc |= first
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
-            first, null = _first_chars(state, av[2], flags, memo)
-            if first is None:
-                return None, True
-            acc |= first
-            nullable = null or av[0] == 0
+            item: set[str] | frozenset[str] = _leaf_chars((op, av), flags, memo)
+        elif op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
+            continue  # zero-width: ignoring the condition only widens the set
+        elif op is _C.BRANCH:
+            item = set().union(*(_openings(b, width, flags, memo) for b in av[1]))
+        elif op is _C.SUBPATTERN and not (av[1] or av[2]):
+            item = _openings(av[3], width, flags, memo)
+        elif op in _REPEATS:
+            item = _repeat(_openings(av[2], width, flags, memo), av[0], av[1], width)
         elif op is _C.ATOMIC_GROUP:
-            first, nullable = _first_chars(state, av, flags, memo)
-            if first is None:
-                return None, True
-            acc |= first
+            item = _openings(av, width, flags, memo)
         else:
-            return None, True
-        if not nullable:
-            return frozenset(acc), False
-    return frozenset(acc), True
+            raise _Unmodelled(str(op))
+        acc = _concat(acc, item, width)
+    return acc
+
+
+def _repeat(body: set[str], lo: int, hi: int, width: int) -> set[str]:
+    """Openings of body{lo,hi}: the union of body**i for lo <= i <= hi."""
+    out: set[str] = set()
+    cur = {""}
+    for i in range(lo + width + 2):
+        if i >= lo:
+            out |= cur
+        if i == hi:
+            return out
+        nxt = _concat(cur, body, width)
+        # concatenation is monotone and distributes over union: once a power adds
+        # nothing new past lo, no later power does
+        if i >= lo and nxt <= out:
+            return out
+        cur = nxt
+    raise _Unmodelled("repeat does not settle")
+
+
+def _strength(needle: str) -> int:
+    # punctuation ("/", "@") is rare in prose: as selective as a 4-letter word
+    return len(needle) + (0 if needle.isalnum() else 3)
 
 
 def _better(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """The more selective of two required-word sets (longest shortest word, then fewest)."""
+    """The more selective of two needle sets (strongest weakest needle, then fewest)."""
     if a is None:
         return b
     if b is None:
         return a
-    return a if (min(map(len, a)), -len(a)) >= (min(map(len, b)), -len(b)) else b
+    return a if (min(map(_strength, a)), -len(a)) >= (min(map(_strength, b)), -len(b)) else b
 
 
-def _required_words(seq: Iterable) -> tuple[str, ...] | None:
-    """Lower-case ASCII letter/digit runs, one of which every match of ``seq`` contains."""
+def _needles(seq: Iterable) -> tuple[str, ...] | None:
+    """Lower-case ASCII runs, one of which every match of ``seq`` contains (None: unknown)."""
     best: tuple[str, ...] | None = None
     run: list[str] = []
 
@@ -503,25 +533,25 @@ def _required_words(seq: Iterable) -> tuple[str, ...] | None:
             run.clear()
 
     for op, av in seq:
-        if op is _C.LITERAL and av < 128 and chr(av).isalnum():
+        if op is _C.LITERAL and av < 128 and chr(av) not in _FOLD_OUTPUTS and chr(av).isprintable():
             run.append(chr(av))
             continue
         close_run()
         if op is _C.BRANCH:
-            words: set[str] = set()
+            found: set[str] = set()
             for branch in av[1]:
-                got = _required_words(branch)
+                got = _needles(branch)
                 if got is None:
                     break
-                words.update(got)
+                found.update(got)
             else:
-                best = _better(best, tuple(sorted(words)))
+                best = _better(best, tuple(sorted(found)))
         elif op is _C.SUBPATTERN and not (av[1] or av[2]):
-            best = _better(best, _required_words(av[3]))
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
-            best = _better(best, _required_words(av[2]))
+            best = _better(best, _needles(av[3]))
+        elif op in _REPEATS and av[0] >= 1:
+            best = _better(best, _needles(av[2]))
         elif op is _C.ATOMIC_GROUP:
-            best = _better(best, _required_words(av))
+            best = _better(best, _needles(av))
     close_run()
     return best
 
@@ -530,17 +560,25 @@ def _refers_to_groups(seq: Iterable) -> bool:
     for op, av in seq:
         if op in (_C.GROUPREF, _C.GROUPREF_EXISTS):
             return True
-        if op is _C.BRANCH and any(_refers_to_groups(b) for b in av[1]):
-            return True
-        if op is _C.SUBPATTERN and _refers_to_groups(av[3]):
-            return True
-        if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and _refers_to_groups(av[2]):
-            return True
-        if op in (_C.ATOMIC_GROUP,) and _refers_to_groups(av):
-            return True
-        if op in (_C.ASSERT, _C.ASSERT_NOT) and _refers_to_groups(av[1]):
+        inner = (
+            av[1] if op is _C.BRANCH
+            else [av[3]] if op is _C.SUBPATTERN
+            else [av[2]] if op in _REPEATS
+            else [av] if op is _C.ATOMIC_GROUP
+            else [av[1]] if op in (_C.ASSERT, _C.ASSERT_NOT)
+            else []
+        )
+        if any(_refers_to_groups(s) for s in inner):
             return True
     return False
+
+
+def _useful_needles(needles: tuple[str, ...] | None) -> tuple[str, ...]:
+    if not needles or len(needles) > _MAX_NEEDLES:
+        return ()
+    if min(map(_strength, needles)) < _MIN_NEEDLE:
+        return ()  # "ap", "x": found in most lines
+    return needles
 
 
 @lru_cache(maxsize=1024)
@@ -553,15 +591,82 @@ def _prefilter(pattern: str, flags: int) -> _Prefilter | None:
         return None
     if _refers_to_groups(parsed):
         return None
-    try:
-        first, _ = _first_chars(parsed.state, parsed, flags | parsed.state.flags, {})
-        lo, hi = parsed.getwidth()
-        words = _required_words(parsed)
-    except Exception:  # an unmodelled construct costs the rule its prefilter, nothing else
-        return _NO_PREFILTER
-    if words is not None and (min(map(len, words)) < _MIN_WORD or len(words) > _MAX_WORDS_CHECKED):
-        words = None
-    return _Prefilter(first, hi if hi < _C.MAXREPEAT else None, words or ())
+    flags |= parsed.state.flags
+    memo: dict = {}
+    width, openings = 0, frozenset()
+    for w in range(_PREFIX, 0, -1):
+        try:
+            width, openings = w, frozenset(_openings(parsed, w, flags, memo))
+            break
+        except _Unmodelled:
+            continue
+    else:
+        width = 0
+    lo, hi = parsed.getwidth()
+    return _Prefilter(width, openings, hi if hi < _C.MAXREPEAT else None, _useful_needles(_needles(parsed)))
+
+
+class _Plan:
+    """How to match one effective rule list: the rules in match order with their prefilters,
+    and the candidates per line opening (grown as lines come). Shared by every
+    ``CompiledRules`` of the same rules in a process (see ``_plan``)."""
+
+    def __init__(self, rules: tuple[CleaningRule, ...]):
+        self.by_group: dict[str, CleaningRule] = {}
+        # (pattern, rule or None for a joined group, max_words, scope, window, prefilter)
+        self.entries: list[tuple[re.Pattern[str], CleaningRule | None, int | None, str, int, _Prefilter]] = []
+        groups: dict[tuple[int, int | None, str, int], list[CleaningRule]] = {}
+        for rule in rules:
+            groups.setdefault((rule.flags, rule.max_words, rule.scope, rule.window), []).append(rule)
+        for (flags, max_words, scope, window), members in groups.items():
+            parts = []
+            for rule in members:
+                group = f"r{len(self.by_group)}"
+                self.by_group[group] = rule
+                parts.append(f"(?P<{group}>{rule.pattern})")
+            try:
+                joined = re.compile("|".join(parts), flags)
+            except re.error:
+                # Patterns with clashing named groups cannot be joined; keep them apart.
+                for rule, part in zip(members, parts):
+                    self._add(rule, re.compile(part, flags), max_words, scope, window)
+                continue
+            if any(_prefilter(rule.pattern, flags) is None for rule in members):
+                # a pattern refers to groups: it only means what it says joined
+                self.entries.append((joined, None, max_words, scope, window, _NO_PREFILTER))
+                continue
+            for rule in members:
+                # alone, a member matches exactly when it is the joined pattern's first
+                # alternative to match the whole line
+                self._add(rule, re.compile(rule.pattern, flags), max_words, scope, window)
+        self.edges = sorted({(r.scope, r.window) for r in rules if r.scope != "line"})
+        self.candidates: dict[tuple, tuple] = {}
+
+    def _add(self, rule: CleaningRule, pattern: re.Pattern[str], max_words, scope, window) -> None:
+        pre = _prefilter(rule.pattern, rule.flags) or _NO_PREFILTER
+        self.entries.append((pattern, rule, max_words, scope, window, pre))
+
+    def candidates_for(self, key: tuple) -> tuple:
+        """(pattern, rule, max_words, max_len, needles) of the entries a line may match,
+        by the line's (lower-cased ASCII opening or None, edge flags)."""
+        opening, edge_flags = key
+        edges = dict(zip(self.edges, edge_flags))
+        out = []
+        for pattern, rule, max_words, scope, window, pre in self.entries:
+            if scope != "line" and not edges[(scope, window)]:
+                continue
+            if opening is not None and pre.width and opening[: pre.width] not in pre.openings:
+                continue
+            out.append((pattern, rule, max_words, pre.max_len, pre.needles))
+        if len(self.candidates) >= 200_000:
+            self.candidates.clear()  # bound memory on very long runs
+        self.candidates[key] = found = tuple(out)
+        return found
+
+
+@lru_cache(maxsize=64)
+def _plan(rules: tuple[CleaningRule, ...]) -> _Plan:
+    return _Plan(rules)
 
 
 # --------------------------------------------------------------------------- rule sets
@@ -578,67 +683,26 @@ class SourceRules:
 class CompiledRules:
     """The effective rules for one source, compiled once.
 
-    Patterns of the same scope are joined into one alternation of named groups
-    (``(?P<r3>...)``) so a line costs one regex call per scope; ``lastgroup``
-    says which rule fired. Only plain ``re.Pattern`` objects and tuples are
-    held, so the object pickles to worker processes (patterns recompile there).
+    A line is matched against the rules in order (rules of the same flags, word limit,
+    scope and window form a group, in order of their first rule); the first rule whose
+    pattern matches the whole line fires. Cheap tests derived from each pattern (its
+    possible openings, its longest match, words any match contains; see ``_Prefilter``)
+    skip the regexes that cannot match. The matching plan is built once per process for
+    a list of rules; pickling sends only the rules, and the plan is rebuilt (or found)
+    on the other side.
     """
 
     def __init__(self, rules: Iterable[CleaningRule], disabled: frozenset[str]):
         self.rules: tuple[CleaningRule, ...] = tuple(r for r in rules if r.name not in disabled)
         self.disabled = disabled
         self.kinds: dict[str, str] = {**STRUCTURAL_RULES, **{r.name: r.kind for r in self.rules}}
-        self._by_group: dict[str, CleaningRule] = {}
-        # every rule in match order: (pattern, rule or None for a joined group, max_words,
-        # scope, window, prefilter)
-        self._entries: list[tuple[re.Pattern[str], CleaningRule | None, int | None, str, int, _Prefilter]] = []
-        groups: dict[tuple[int, int | None, str, int], list[CleaningRule]] = {}
-        for rule in self.rules:
-            groups.setdefault((rule.flags, rule.max_words, rule.scope, rule.window), []).append(rule)
-        for (flags, max_words, scope, window), members in groups.items():
-            parts = []
-            for rule in members:
-                group = f"r{len(self._by_group)}"
-                self._by_group[group] = rule
-                parts.append(f"(?P<{group}>{rule.pattern})")
-            try:
-                joined = re.compile("|".join(parts), flags)
-            except re.error:
-                # Patterns with clashing named groups cannot be joined; keep them apart.
-                for rule, part in zip(members, parts):
-                    self._add_entry(rule, re.compile(part, flags), max_words, scope, window)
-                continue
-            prefilters = [_prefilter(rule.pattern, flags) for rule in members]
-            if any(p is None for p in prefilters):
-                # a pattern refers to groups by number: it only means what it says joined
-                self._entries.append((joined, None, max_words, scope, window, _NO_PREFILTER))
-                continue
-            for rule in members:
-                # alone, a member matches exactly when it is the joined pattern's first
-                # alternative to match the whole line
-                self._add_entry(rule, re.compile(rule.pattern, flags), max_words, scope, window)
-        self._word_cap = max((r.max_words for r in self.rules if r.max_words is not None), default=0) + 1
-        self._edges = sorted({(r.scope, r.window) for r in self.rules if r.scope != "line"})
-        self._candidates: dict[tuple, tuple] = {}
+        self._plan = _plan(self.rules)
+        self._by_group = self._plan.by_group
+        self._edges = self._plan.edges
+        self._candidates = self._plan.candidates
 
-    def _add_entry(self, rule, pattern, max_words, scope, window) -> None:
-        self._entries.append((pattern, rule, max_words, scope, window, _prefilter(rule.pattern, rule.flags) or _NO_PREFILTER))
-
-    def _candidates_for(self, key: tuple) -> tuple:
-        """Entries that a line with this (first character, word count, edge flags) may match."""
-        first_char, n_words, edge_flags = key
-        edges = dict(zip(self._edges, edge_flags))
-        out = []
-        for pattern, rule, max_words, scope, window, pre in self._entries:
-            if max_words is not None and n_words > max_words:
-                continue
-            if scope != "line" and not edges[(scope, window)]:
-                continue
-            if first_char is not None and pre.first is not None and first_char not in pre.first:
-                continue
-            out.append((pattern, rule, pre.max_len, pre.words))
-        self._candidates[key] = found = tuple(out)
-        return found
+    def __reduce__(self):
+        return CompiledRules, (self.rules, self.disabled)
 
     def match(self, line: str, position: int, n_lines: int, n_words: int | None = None) -> CleaningRule | None:
         """The first rule whose pattern matches the whole line, or None.
@@ -654,28 +718,30 @@ class CompiledRules:
         """
         if n_words is None:
             n_words = len(line.split())
-        first_char = line[:1]
-        first_char = _FOLDED_FIRST.get(first_char, first_char)
-        if not first_char or not first_char.isascii():
-            first_char = None
+        opening = line[:_PREFIX]
+        if not opening.isascii():
+            opening = match_form(opening)[:_PREFIX]
+        opening = opening.lower() if opening.isascii() else None
         edge_flags = (
             tuple(position < window if scope == "head" else position >= n_lines - window for scope, window in self._edges)
             if self._edges
             else ()
         )
-        key = (first_char, n_words if n_words < self._word_cap else self._word_cap, edge_flags)
+        key = (opening, edge_flags)
         candidates = self._candidates.get(key)
         if candidates is None:
-            candidates = self._candidates_for(key)
+            candidates = self._plan.candidates_for(key)
         text = lowered = None
-        for pattern, rule, max_len, words in candidates:
+        for pattern, rule, max_words, max_len, needles in candidates:
+            if max_words is not None and n_words > max_words:
+                continue
             if max_len is not None and len(line) > max_len:
                 continue
-            if words:
+            if needles:
                 if lowered is None:
                     traps = not line.isascii() and ("\u0130" in line or "\u0131" in line or "\u017f" in line)
                     lowered = "" if traps else line.lower()
-                if lowered and not any(w in lowered for w in words):
+                if lowered and not any(n in lowered for n in needles):
                     continue
             if text is None:
                 text = match_form(line)
