@@ -102,7 +102,8 @@ FURNITURE_PATTERNS: tuple[tuple[str, str, str], ...] = (
      rf"{_W}(?:(?:wp-|image-?|img-?|photo-?|media-?|picture-?)?caption|(?:photo-?|image-?|img-?|media-?)?credits?|"
      rf"figcaption|copyright-?(?:image|photo))"),
     ("html_hidden_block", "other",
-     rf"{_W}(?:hidden|hide|visually-?hidden|sr-?only|screen-?reader(?:-text)?|invisible|offscreen|print-?only)(?:$|(?=[\s_\-]))"),
+     # whole class words only: responsive classes like hidden-xs hide a block on small screens only
+     r"(?:^|(?<=\s))(?:hidden|hide|visually-?hidden|sr-?only|screen-?reader-?(?:text|only)?|invisible|offscreen|print-?only)(?=$|\s)"),
     ("html_legal_block", "legal",
      rf"{_W}(?:cookie\w*|consent|gdpr|disclaimer|copyright|legal|privacy)"),
     ("html_comments_block", "comment_footer",
@@ -159,15 +160,17 @@ _HTML_SIGN = re.compile(
     r"<(?:!doctype\s+html|html|head|body|meta|title|p|div|article|main|section|span|a|br|table|h[1-6])[\s>/]",
     re.IGNORECASE,
 )
-_LATIN = frozenset({"iso-8859-1", "latin-1", "iso8859-1", "cp1252", "windows-1252", "ascii", "us-ascii"})
+_LATIN = frozenset({"iso8859-1", "ascii"})  # codecs.lookup names
 
 
 def decode_html(payload: bytes) -> str:
     """Decode the bytes of an HTML page.
 
-    Order: byte-order mark; the ``<meta charset>`` / ``http-equiv`` charset of the
-    first 4 KB (unless it claims Latin-1 and the bytes are valid UTF-8); strict
-    UTF-8; then ``decode_text`` (cp1252 heuristics, charset-normalizer).
+    Order: byte-order mark; strict UTF-8 (valid UTF-8 with non-ASCII bytes is
+    UTF-8 whatever the page declares: pages saved as UTF-8 keep their old
+    ``charset=iso-8859-1`` tag); the ``<meta charset>`` / ``http-equiv`` charset of
+    the first 4 KB (Latin-1 and ASCII read as windows-1252, as browsers do); then
+    ``decode_text`` (cp1252 heuristics, charset-normalizer).
 
     Args:
         payload: the raw page bytes.
@@ -176,26 +179,26 @@ def decode_html(payload: bytes) -> str:
         The page text.
 
     Raises:
-        Rejected: ``empty``, ``binary`` (NUL bytes, control characters),
-            ``undecodable`` or ``too_large``.
+        Rejected: ``empty``, ``too_large``, ``binary`` (NUL bytes outside UTF-16,
+            control characters) or ``undecodable``.
     """
     if not payload or not payload.strip():
         raise Rejected("empty", "the page has no bytes other than whitespace")
     if len(payload) > MAX_PAGE_BYTES:
         raise Rejected("too_large", f"{len(payload)} bytes is more than an HTML page ({MAX_PAGE_BYTES})")
-    if payload.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return decode_text(payload)  # BOM handling (incl. UTF-32) lives there
+    if b"\x00" in payload or payload.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return decode_text(payload)  # BOMs, UTF-16 without BOM, binary detection live there
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
     m = _META_CHARSET.search(payload, 0, 4096)
     declared = _codec(m.group(1).decode("ascii").lower()) if m else None
-    if declared and declared not in ("utf-8", "utf-16", "utf-16-le", "utf-16-be") and b"\x00" not in payload:
-        if not (declared in _LATIN and _valid_utf8(payload)):
-            try:
-                return payload.decode(declared)
-            except UnicodeDecodeError:
-                pass
-    if b"\x00" not in payload:
+    if declared in _LATIN:
+        declared = "cp1252"
+    if declared and not declared.startswith(("utf-16", "utf-32")):
         try:
-            return payload.decode("utf-8")
+            return payload.decode(declared)
         except UnicodeDecodeError:
             pass
     return decode_text(payload)
@@ -206,14 +209,6 @@ def _codec(name: str) -> str | None:
         return codecs.lookup(name).name
     except LookupError:
         return None
-
-
-def _valid_utf8(payload: bytes) -> bool:
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- blocks
@@ -612,6 +607,8 @@ def strip_raw_elements(html: str) -> str:
 
 
 def _soup(text: str) -> BeautifulSoup:
+    if text.startswith("<?xml") or text.lstrip().startswith("<?xml"):
+        text = text[text.find("?>") + 2 :]  # XHTML: the prolog only makes bs4 warn; lxml reads the rest as HTML
     # multi_valued_attributes=None: class stays one string (we only search it); faster
     return BeautifulSoup(strip_raw_elements(text), "lxml", multi_valued_attributes=None)
 

@@ -224,3 +224,13 @@ def test_script_rendered_page_falls_back_to_jsonld_article_body():
     )
     art = parse(page('<div id="app"></div><nav><a href="/">Home</a></nav>', head=ld))
     assert art.paragraphs == [PROSE, "Second paragraph of the story, with more detail."]
+
+
+def test_xhtml_prolog_and_declared_latin1_page():
+    xhtml = (
+        '<?xml version="1.0" encoding="iso-8859-1"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"/></head>'
+        f"<body><p>{PROSE} Caf\u00e9 \u201cquoted\u201d.</p></body></html>"
+    )
+    art = parse(xhtml.encode("cp1252"))  # Latin-1 labels mean windows-1252: curly quotes survive
+    assert art.paragraphs == [f"{PROSE} Café “quoted”."]
