@@ -112,7 +112,8 @@ def test_body_keeps_prose_about_comments_and_getty_subheadings_lists_quotes(harb
     assert harbour.paragraphs[0].startswith("Port workers in Brightmouth voted")
     assert any("read the comments of both sides" in p for p in harbour.paragraphs)
     assert any("distributed by Getty Images on Monday" in p for p in harbour.paragraphs)
-    for line in ("Talks collapsed", "The strike would start on 2 December.", "We remain open to talks at any time, day or night."):
+    kept = ("Talks collapsed", "The strike would start on 2 December.", "We remain open to talks at any time, day or night.")
+    for line in kept:
         assert line in harbour.paragraphs
     assert harbour.paragraphs[-1].startswith("Shipping lines have been told")
     assert "Dockers vote to strike over pay" not in harbour.paragraphs  # the headline is the title
@@ -132,7 +133,9 @@ def test_listicle_sections_with_plain_headings_stay():
         f"<section><h2>Tip {i}: plan the route</h2><p>{PROSE} Number {i} keeps it different.</p></section>"
         for i in range(6)
     )
-    teasers = "".join(f'<div><a href="/x{i}">Other story number {i} on the site</a><p>{PROSE}</p></div>' for i in range(3))
+    teasers = "".join(
+        f'<div><a href="/x{i}">Other story number {i} on the site</a><p>{PROSE}</p></div>' for i in range(3)
+    )
     art = parse(page(f'<div class="content">{sections}</div><div>{teasers}</div>'))
     assert sum(p.startswith("Tip ") for p in art.paragraphs) == 6
     assert not any("Other story" in p for p in art.paragraphs)
@@ -153,7 +156,10 @@ def test_class_words_on_a_page_wrapper_do_not_drop_the_story():
 
 
 def test_hidden_elements_give_no_text():
-    body = f'<p>{PROSE}</p><div style="display: none">Hidden promo text that should never show up here.</div><p hidden>Also hidden text.</p>'
+    body = (
+        f'<p>{PROSE}</p><div style="display: none">Hidden promo text that should never show up here.</div>'
+        "<p hidden>Also hidden text.</p>"
+    )
     assert parse(page(body)).paragraphs == [PROSE]
 
 
