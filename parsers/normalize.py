@@ -41,13 +41,24 @@ _PUNCT_TABLE: dict[int, None] = {
     cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")
 }
 _PUNCT_CHARS = frozenset(chr(cp) for cp in _PUNCT_TABLE)
+# ASCII punctuation is deleted from UTF-8 bytes with bytes.translate: multi-byte sequences
+# hold no ASCII bytes, so no other character is touched.
+_ASCII_PUNCT = bytes(cp for cp in range(128) if chr(cp) in _PUNCT_CHARS)
+# str.split() splits ASCII text on \x1c-\x1f too, bytes.split() does not: make them spaces
+_ASCII_SEPARATORS = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# The punctuation that keeps most news text from being ASCII.
+_COMMON_PUNCT = ("\u2019", "\u201c", "\u201d", "\u2018", "\u2014", "\u2013", "\u2026", "\u00ab", "\u00bb")
+_CAPITAL_SIGMA = "\u03a3"
 
 
 def _delete_punctuation(s: str) -> str:
-    # A text holds few distinct punctuation characters: finding them with a set
-    # intersection and deleting each with str.replace is ~3x faster than
-    # translate() with a 1.1M-entry table, and gives the same result.
-    for ch in _PUNCT_CHARS.intersection(s):
+    if s.isascii():
+        return s.encode("ascii").translate(None, _ASCII_PUNCT).decode("ascii")
+    s = s.encode("utf-8", "surrogatepass").translate(None, _ASCII_PUNCT).decode("utf-8", "surrogatepass")
+    # A text holds few distinct non-ASCII characters: find them, keep the punctuation
+    # ones, delete each with str.replace (~3x faster than translate() with a 1.1M-entry table).
+    for ch in _PUNCT_CHARS.intersection(_NON_ASCII.findall(s)):
         s = s.replace(ch, "")
     return s
 
@@ -70,8 +81,11 @@ def normalize_line(s: str) -> str:
     if not s.isascii():
         # NFC first so that composed and decomposed accents hash alike later.
         s = unicodedata.normalize("NFC", s)
-    s = _ODD_SPACE_RE.sub(" ", s)
-    s = _DROP_RE.sub("", s)
+    if not s.isprintable():
+        # every odd space, invisible and control character is non-printable: a printable
+        # line (most lines) has none of them and skips both scans
+        s = _ODD_SPACE_RE.sub(" ", s)
+        s = _DROP_RE.sub("", s)
     if "  " in s:
         s = _MULTI_SPACE.sub(" ", s)
     return s.strip()
@@ -90,7 +104,17 @@ def fold_for_matching(text: str) -> str:
         space. ``fold_for_matching(t).split()`` equals the benchmark's
         ``shingles.words(t)`` for any text ``t``.
     """
-    return " ".join(_delete_punctuation(text.lower()).split())
+    if not text.isascii() and _CAPITAL_SIGMA not in text:
+        # Deleting curly quotes and dashes before lower() usually leaves ASCII text, which
+        # lower(), translate and split handle ~5x faster. Same result: lower() maps each
+        # character on its own, except capital sigma, whose form depends on its neighbours.
+        for ch in _COMMON_PUNCT:
+            if ch in text:
+                text = text.replace(ch, "")
+    s = text.lower()
+    if s.isascii():
+        return b" ".join(s.encode("ascii").translate(_ASCII_SEPARATORS, _ASCII_PUNCT).split()).decode("ascii")
+    return " ".join(_delete_punctuation(s).split())
 
 
 def words_for_matching(text: str) -> list[str]:
