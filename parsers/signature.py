@@ -377,21 +377,18 @@ def _shingle_spans(buf: np.ndarray, n_docs: int, k: int) -> tuple[np.ndarray, np
 def _polymix32_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """polymix32 of every span of buf, vectorized with a prefix sum of (byte + 1) * P**j.
 
-    Powers are taken from each document's start (j = position - doc start), so the power
-    table only needs the longest document, not the whole batch.
+    Powers run over the whole buffer (j = position in buf): the sum over [s, e) is then
+    P**s times the span's own hash, re-based with P**-s (P is odd, so invertible mod 2**64).
     """
-    # start of the current document for every byte ("\n" separates documents)
-    nxt = np.flatnonzero(buf == _DOC_SEP) + 1
-    nxt = nxt[nxt < len(buf)]
-    marks = np.zeros(len(buf), dtype=np.int64)
-    marks[nxt] = nxt
-    doc_start = np.maximum.accumulate(marks) if len(buf) else marks
-    local = np.arange(len(buf), dtype=np.int64) - doc_start
-    fwd, inv = _powers(int(local.max()) + 1 if len(buf) else 1)
+    fwd, inv = _powers(len(buf))
     prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
-    np.cumsum((buf.astype(np.uint64) + np.uint64(1)) * fwd[local], dtype=np.uint64, out=prefix[1:])
-    # sum over [s, e) = P**(s - doc start) * (hash of the span alone); re-base it
-    h64 = (prefix[ends] - prefix[starts]) * inv[local[starts]]
+    terms = buf.astype(np.uint64)
+    terms += np.uint64(1)
+    terms *= fwd
+    np.cumsum(terms, dtype=np.uint64, out=prefix[1:])
+    h64 = prefix[ends]
+    h64 -= prefix[starts]
+    h64 *= inv[starts]
     return (_fmix64(h64) >> np.uint64(32)).astype(np.uint32)
 
 
@@ -429,7 +426,7 @@ def sign_many(folded_texts: list[str], config: DedupConfig) -> np.ndarray:
     # groups of ~64 articles keep the working set (bytes, prefix sums, the permutation
     # block) in cache: one 2,000-article call is ~3x slower per article than 64-article groups
     for g0 in range(0, n, _GROUP_DOCS):
-        canon = [" ".join(t.split()) for t in folded_texts[g0 : g0 + _GROUP_DOCS]]
+        canon = [t if _is_canonical(t) else " ".join(t.split()) for t in folded_texts[g0 : g0 + _GROUP_DOCS]]
         if config.hash == "polymix32":
             buf = np.frombuffer("\n".join(canon).encode("utf-8"), dtype=np.uint8)
             starts, ends, counts = _shingle_spans(buf, len(canon), k)
@@ -443,6 +440,12 @@ def sign_many(folded_texts: list[str], config: DedupConfig) -> np.ndarray:
             hv = np.frombuffer(b"".join(hv_parts), dtype="<u4").astype(np.uint32)
         _apply_permutations(_fmix32(hv), counts, out[g0 : g0 + len(canon)], a, b)
     return out
+
+
+def _is_canonical(text: str) -> bool:
+    """Words joined by one space (what ``fold_for_matching`` returns): ``" ".join(text.split())
+    == text``. Every whitespace character but the space is non-printable."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def _apply_permutations(hv: np.ndarray, counts: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
