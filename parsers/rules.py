@@ -20,6 +20,7 @@ Besides these regex rules, ``parsers.clean`` applies a few structural rules
 
 from __future__ import annotations
 
+import bisect
 import re
 import re._compiler as _sre_compiler
 import re._constants as _C
@@ -639,28 +640,63 @@ class _Plan:
                 # alone, a member matches exactly when it is the joined pattern's first
                 # alternative to match the whole line
                 self._add(rule, re.compile(rule.pattern, flags), max_words, scope, window)
+        n = len(self.entries)
+        self.all_entries = (1 << n) - 1
+        # entry i is bit i. Openings: for each compared width, opening -> entries it admits;
+        # entries without an opening test are always admitted.
+        self.unopened = 0
+        by_width: dict[int, dict[str, int]] = {}
+        for i, (_, _, _, _, _, pre) in enumerate(self.entries):
+            if not pre.width:
+                self.unopened |= 1 << i
+                continue
+            table = by_width.setdefault(pre.width, {})
+            for opening in pre.openings:
+                table[opening] = table.get(opening, 0) | 1 << i
+        self.opening_tables = sorted(by_width.items())
+        self.opening_masks: dict[str | None, int] = {None: self.all_entries}
+        # word-count buckets: lines of one bucket pass the same max_words limits
+        limits = sorted({r.max_words for r in rules if r.max_words is not None})
+        self.word_cap = limits[-1] + 1 if limits else 0
+        self.bucket_of = [bisect.bisect_left(limits, k) for k in range(self.word_cap)]
+        self.bucket_masks = [
+            sum(1 << i for i, e in enumerate(self.entries) if e[2] is None or (b < len(limits) and e[2] >= limits[b]))
+            for b in range(len(limits) + 1)
+        ]
         self.edges = sorted({(r.scope, r.window) for r in rules if r.scope != "line"})
-        self.candidates: dict[tuple, tuple] = {}
+        self.line_scoped = sum(1 << i for i, e in enumerate(self.entries) if e[3] == "line")
+        self.by_mask: dict[int, tuple] = {}
 
     def _add(self, rule: CleaningRule, pattern: re.Pattern[str], max_words, scope, window) -> None:
         pre = _prefilter(rule.pattern, rule.flags) or _NO_PREFILTER
         self.entries.append((pattern, rule, max_words, scope, window, pre))
 
-    def candidates_for(self, key: tuple) -> tuple:
-        """(pattern, rule, max_words, max_len, needles) of the entries a line may match,
-        by the line's (lower-cased ASCII opening or None, edge flags)."""
-        opening, edge_flags = key
-        edges = dict(zip(self.edges, edge_flags))
-        out = []
-        for pattern, rule, max_words, scope, window, pre in self.entries:
-            if scope != "line" and not edges[(scope, window)]:
-                continue
-            if opening is not None and pre.width and opening[: pre.width] not in pre.openings:
-                continue
-            out.append((pattern, rule, max_words, pre.max_len, pre.needles))
-        if len(self.candidates) >= 200_000:
-            self.candidates.clear()  # bound memory on very long runs
-        self.candidates[key] = found = tuple(out)
+    def opening_mask(self, opening: str) -> int:
+        """Entries whose possible openings admit a line opening (lower-cased ASCII)."""
+        mask = self.unopened
+        for width, table in self.opening_tables:
+            mask |= table.get(opening[:width], 0)
+        if len(self.opening_masks) >= 100_000:
+            self.opening_masks = {None: self.all_entries}  # bound memory on long runs
+        self.opening_masks[opening] = mask
+        return mask
+
+    def edge_mask(self, position: int, n_lines: int) -> int:
+        """Entries whose scope admits a line at ``position`` of ``n_lines``."""
+        mask = self.line_scoped
+        for i, (_, _, _, scope, window, _) in enumerate(self.entries):
+            if scope == "head" and position < window or scope == "tail" and position >= n_lines - window:
+                mask |= 1 << i
+        return mask
+
+    def candidates(self, mask: int) -> tuple:
+        """(pattern, rule, max_len, needles) of the entries in ``mask``, in match order."""
+        found = tuple(
+            (pattern, rule, pre.max_len, pre.needles)
+            for i, (pattern, rule, _, _, _, pre) in enumerate(self.entries)
+            if mask >> i & 1
+        )
+        self.by_mask[mask] = found
         return found
 
 
@@ -697,9 +733,6 @@ class CompiledRules:
         self.disabled = disabled
         self.kinds: dict[str, str] = {**STRUCTURAL_RULES, **{r.name: r.kind for r in self.rules}}
         self._plan = _plan(self.rules)
-        self._by_group = self._plan.by_group
-        self._edges = self._plan.edges
-        self._candidates = self._plan.candidates
 
     def __reduce__(self):
         return CompiledRules, (self.rules, self.disabled)
@@ -718,37 +751,40 @@ class CompiledRules:
         """
         if n_words is None:
             n_words = len(line.split())
+        plan = self._plan
         opening = line[:_PREFIX]
         if not opening.isascii():
             opening = match_form(opening)[:_PREFIX]
         opening = opening.lower() if opening.isascii() else None
-        edge_flags = (
-            tuple(position < window if scope == "head" else position >= n_lines - window for scope, window in self._edges)
-            if self._edges
-            else ()
-        )
-        key = (opening, edge_flags)
-        candidates = self._candidates.get(key)
+        mask = plan.opening_masks.get(opening)
+        if mask is None:
+            mask = plan.opening_mask(opening)
+        mask &= plan.bucket_masks[plan.bucket_of[n_words] if n_words < plan.word_cap else -1]
+        if plan.edges:
+            mask &= plan.edge_mask(position, n_lines)
+        candidates = plan.by_mask.get(mask)
         if candidates is None:
-            candidates = self._plan.candidates_for(key)
+            candidates = plan.candidates(mask)
         text = lowered = None
-        for pattern, rule, max_words, max_len, needles in candidates:
-            if max_words is not None and n_words > max_words:
-                continue
+        for pattern, rule, max_len, needles in candidates:
             if max_len is not None and len(line) > max_len:
                 continue
             if needles:
                 if lowered is None:
                     traps = not line.isascii() and ("\u0130" in line or "\u0131" in line or "\u017f" in line)
                     lowered = "" if traps else line.lower()
-                if lowered and not any(n in lowered for n in needles):
-                    continue
+                if lowered:
+                    for needle in needles:
+                        if needle in lowered:
+                            break
+                    else:
+                        continue
             if text is None:
                 text = match_form(line)
             m = pattern.fullmatch(text)
             if m is not None:
                 # lastgroup is the outermost group that closed last: our rN wrapper
-                return rule if rule is not None else self._by_group[m.lastgroup]
+                return rule if rule is not None else plan.by_group[m.lastgroup]
         return None
 
     def enabled(self, structural_rule: str) -> bool:
