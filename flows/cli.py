@@ -300,6 +300,10 @@ def _print_story(found: dict) -> None:
         out.print(f"  {how}; {a['removed_lines']} boilerplate lines removed")
 
 
+from flows.cli_fetch import register as _register_web_commands  # noqa: E402  (fetch, reprocess)
+_register_web_commands(app)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -226,7 +226,7 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
 
 
 def parse_raw(raw: RawArticle, rules: RuleSet) -> Article:
-    """Parse any raw input, dispatching on ``raw.kind`` (``dump`` or ``record``).
+    """Parse any raw input, dispatching on ``raw.kind`` (``dump``, ``record`` or ``html``).
 
     Raises:
         Rejected: as the parser for the kind does.
@@ -236,4 +236,12 @@ def parse_raw(raw: RawArticle, rules: RuleSet) -> Article:
         return parse_dump(raw, rules)
     if raw.kind == "record":
         return parse_record(raw, rules)
-    raise ValueError(f"unknown RawArticle.kind {raw.kind!r} (expected 'dump' or 'record')")
+    if raw.kind == "html":
+        from parsers.html import parse_html  # lazy: the page parser is only needed for pages
+
+        article = parse_html(raw, rules)
+        fields = raw.fields or {}  # where the page was fetched, and the feed's date, when the page has none
+        article.url = article.url or fields.get("final_url") or fields.get("url")
+        article.published_at = article.published_at or parse_published(fields.get("published"))
+        return article
+    raise ValueError(f"unknown RawArticle.kind {raw.kind!r} (expected 'dump', 'record' or 'html')")

@@ -1,0 +1,204 @@
+"""`newsdedup fetch` end to end: a real 127.0.0.1 site with feeds, pages and faults -> DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from flows.fetch import FetchSettings, fetch_sources
+from flows.fetcher import FetchConfig
+from flows.pipeline import IngestSettings
+from tests import http_fixtures as hf
+
+FAST = dict(timeout=0.5, retries=1, backoff=0.02, max_retry_after=1.0, delay=0.0, per_host_concurrency=4,
+            workers=6, max_bytes=1_000_000, allow_private_hosts=("127.0.0.1",))
+
+FAULTS = {
+    "/f/flaky": "fetched",  # 500 then 200
+    "/f/ratelimited": "fetched",  # 429 Retry-After: 1, then 200
+    "/f/latin": "fetched",  # declares iso-8859-1, is UTF-8
+    "/f/slow": "timeout",
+    "/f/reset": "connection_error",
+    "/f/loop-a": "redirect_loop",
+    "/f/bomb": "too_large",
+    "/f/huge": "too_large",
+    "/f/image.png": "bad_content_type",
+    "/private/secret.html": "robots_disallowed",
+    "/f/to-metadata": "unsafe_url",
+    "/f/missing": "http_error",
+}
+
+
+@pytest.fixture(scope="module")
+def site():
+    with hf.NewsSite() as s:
+        a = [f"/gazette/a{i}.html" for i in range(3)]
+        s.routes.update({
+            "/robots.txt": hf.static("User-agent: *\nDisallow: /private/\n", "text/plain"),
+            "/gazette.rss": hf.conditional(hf.rss(a), "application/rss+xml", etag='"g1"'),
+            "/coast.atom": hf.conditional(hf.atom(["/coast/b0.html", "/coast/b1.html"]), "application/atom+xml",
+                                          last_modified="Mon, 24 Nov 2025 12:00:00 GMT"),
+            "/metro-sitemap.xml": hf.static(hf.news_sitemap(["/metro/c0.html", a[0]]), "application/xml"),
+            "/faults.rss": hf.static(hf.rss([*FAULTS, "file:///etc/passwd"]), "application/rss+xml"),
+            "/bomb.rss": hf.static(hf.BILLION_LAUGHS, "application/rss+xml"),
+            "/broken.rss": hf.static("this is not a feed {", "application/rss+xml"),
+            **{p: hf.static(hf.article_html(f"Gazette story {i}", 10 + i)) for i, p in enumerate(a)},
+            # the same story as a0 under another outlet and URL: an exact duplicate
+            "/coast/b0.html": hf.static(hf.article_html("Gazette story 0", 10)),
+            "/coast/b1.html": hf.static(hf.article_html("Coast story", 20)),
+            "/metro/c0.html": hf.static(hf.article_html("Metro story", 21)),
+            "/f/flaky": hf.fail_first(1, 500, hf.article_html("Flaky story", 22)),
+            "/f/ratelimited": hf.fail_first(1, 429, hf.article_html("Rate story", 23), {"Retry-After": "1"}),
+            "/f/latin": hf.static(hf.article_html("Café in Zürich", 24, charset="iso-8859-1").encode("utf-8"),
+                                  "text/html; charset=iso-8859-1"),
+            "/f/slow": hf.stall,
+            "/f/reset": hf.reset,
+            "/f/loop-a": hf.redirect("/f/loop-b"),
+            "/f/loop-b": hf.redirect("/f/loop-a"),
+            "/f/bomb": hf.gzip_bomb_route,
+            "/f/huge": hf.endless(100 * 1024 * 1024),
+            "/f/image.png": hf.static(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png"),
+            "/private/secret.html": hf.static(hf.article_html("Secret", 25)),
+            "/f/to-metadata": hf.redirect("http://169.254.169.254/latest/meta-data/"),
+        })
+        yield s
+
+
+def sources_file(tmp_path: Path, site) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f"""
+[[source]]
+name = "gazette"
+url = "{site.url('/gazette.rss')}"
+
+[[source]]
+name = "coast"
+kind = "feed"
+url = "{site.url('/coast.atom')}"
+
+[[source]]
+name = "metro"
+kind = "sitemap"
+url = "{site.url('/metro-sitemap.xml')}"
+
+[[source]]
+name = "faults"
+url = "{site.url('/faults.rss')}"
+
+[[source]]
+name = "bomb"
+url = "{site.url('/bomb.rss')}"
+
+[[source]]
+name = "broken"
+url = "{site.url('/broken.rss')}"
+"""
+    )
+    return path
+
+
+def settings(tmp_path: Path, site) -> FetchSettings:
+    return FetchSettings(sources_file(tmp_path, site), IngestSettings(db_path=tmp_path / "news.duckdb", workers=0),
+                         FetchConfig(**FAST))
+
+
+def q(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_fetch_run_ingests_pages_records_every_fault_and_goes_conditional(site, tmp_path):
+    s = settings(tmp_path, site)
+    db = s.ingest.db_path
+    first = fetch_sources(s)
+    run = first.ingest
+
+    articles = dict(q(db, "SELECT source_uri, source FROM articles"))
+    for path in ["/gazette/a0.html", "/gazette/a1.html", "/gazette/a2.html", "/coast/b0.html", "/coast/b1.html",
+                 "/metro/c0.html", "/f/flaky", "/f/ratelimited", "/f/latin"]:
+        assert site.url(path) in articles, path
+    # a0 listed by the sitemap as well is fetched once (the gazette claimed it first)
+    assert site.hits["/gazette/a0.html"] == 1 and articles[site.url("/gazette/a0.html")] == "gazette"
+    # the copy under another URL is an exact duplicate of the gazette story
+    assert q(db, f"SELECT kind FROM duplicate_links JOIN articles USING (article_id) WHERE source_uri = '{site.url('/coast/b0.html')}'") == [("exact",)]
+    # the page that declares Latin-1 but is UTF-8 keeps its accents
+    assert q(db, f"SELECT title FROM articles WHERE source_uri = '{site.url('/f/latin')}'") == [("Café in Zürich",)]
+
+    reasons = dict(q(db, "SELECT source_uri, reason FROM rejected_inputs"))
+    for path, want in FAULTS.items():
+        if want != "fetched":
+            assert reasons.get(site.url(path)) == want, path
+    assert [r for u, r in reasons.items() if u.startswith("file:")] == ["unsafe_url"]
+    assert reasons[site.url("/bomb.rss")] == "hostile"
+    assert reasons[site.url("/broken.rss")] == "malformed_feed"
+    assert site.hits["/private/secret.html"] == 0
+    assert run.status == "partial" and run.new == 9
+
+    # every fetched body is archived, compressed, with its headers; feed state kept
+    assert q(db, "SELECT kind, count(*) FROM raw_archive GROUP BY kind ORDER BY kind") == [
+        ("feed", 5), ("page", 9), ("sitemap", 1)]
+    assert q(db, f"SELECT etag FROM feed_state WHERE url = '{site.url('/gazette.rss')}'") == [('"g1"',)]
+    hosts = {row["host"]: row for row in first.hosts}
+    host = hosts[f"127.0.0.1:{site.port}"]
+    assert host["fetched"] >= 15 and host["retried"] >= 4 and host["robots_blocked"] == 1 and host["failed"] == 8
+
+    # second run: conditional requests, 304s counted, nothing stored twice, faults retried
+    second = fetch_sources(s)
+    assert site.headers_of("/gazette.rss")[-1]["if-none-match"] == '"g1"'
+    assert site.headers_of("/coast.atom")[-1]["if-modified-since"] == "Mon, 24 Nov 2025 12:00:00 GMT"
+    again = {row["host"]: row for row in second.hosts}[f"127.0.0.1:{site.port}"]
+    assert again["not_modified"] == 2
+    assert second.ingest.new == 0 and site.hits["/gazette/a1.html"] == 1
+    # the faults feed had transient failures, so it is read in full and only those are tried again
+    assert site.hits["/f/slow"] == 4 and site.hits["/f/flaky"] == 2 and site.hits["/f/image.png"] == 2
+    assert q(db, "SELECT count(*) FROM raw_archive WHERE kind = 'page'") == [(9,)]
+    assert q(db, f"SELECT n_not_modified FROM feed_state WHERE url = '{site.url('/gazette.rss')}'") == [(1,)]
+
+
+def test_archived_but_unstored_pages_are_ingested_by_the_next_run(site, tmp_path):
+    from parsers.article import content_hash
+    from storage.raw_archive import ArchivedBody, store_bodies
+    from storage.store import open_store
+
+    s = settings(tmp_path, site)
+    only = tmp_path / "one.toml"
+    only.write_text(f'[[source]]\nname = "gazette"\nurl = "{site.url("/gazette.rss")}"\n')
+    s = FetchSettings(only, s.ingest, s.fetch)
+    body = hf.article_html("Archived before a crash", 30).encode()
+    con = open_store(s.ingest.db_path)
+    from datetime import UTC, datetime
+
+    store_bodies(con, [ArchivedBody(site.url("/gazette/a1.html"), site.url("/gazette/a1.html"), "gazette", "page", 200, {},
+                                    datetime.now(UTC), content_hash(body), body)], "crashed-run")
+    con.close()
+    before = site.hits["/gazette/a1.html"]
+    summary = fetch_sources(s)
+    assert summary.recovered == 1
+    assert site.hits["/gazette/a1.html"] == before  # known from the archive: not fetched again
+    titles = {t for (t,) in q(s.ingest.db_path, "SELECT title FROM articles")}
+    assert "Archived before a crash" in titles and "Gazette story 0" in titles
+
+
+def test_cli_fetch_prints_the_host_table_and_bad_sources_are_usage_errors(site, tmp_path):
+    from flows.cli import app
+
+    only = tmp_path / "one.toml"
+    only.write_text(f'[[source]]\nname = "coast"\nurl = "{site.url("/coast.atom")}"\n')
+    db = tmp_path / "cli.duckdb"
+    result = CliRunner().invoke(app, ["fetch", "--sources", str(only), "--db", str(db), "--allow-private-host", "127.0.0.1",
+                                      "--delay", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "127.0.0" in result.output and "robots" in result.output and "3 bodies added to the raw archive" in result.output
+    assert q(db, "SELECT count(*) FROM articles") == [(2,)]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[source]]\nname='x'\n")
+    result = CliRunner().invoke(app, ["fetch", "--sources", str(bad), "--db", str(db)])
+    assert result.exit_code == 2 and "'url' is required" in result.output
