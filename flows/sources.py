@@ -14,12 +14,22 @@ name                              yields                                       `
 ``*.tar``, ``*.tar.gz``, ``*.tgz``  one dump per member, ``tarfile`` mode ``r|*``  ``dump.tgz!dir/m.txt``
 (also ``.tar.bz2``/``.tar.xz``)
 ``*.jsonl``, ``*.ndjson`` (+.gz)   one ``kind="record"`` per non-blank line       record ``url``, else
-                                                                               ``export.jsonl#L12``
+                                  (``kind="html"`` for a line with ``html``)   ``export.jsonl#L12``
+``*.html``, ``*.htm``             ``kind="html"``, payload = the file bytes    ``politics/001.html``
+``*.warc``, ``*.warc.gz``         ``kind="html"`` per HTML response record     the record's target URL
+                                  (warcio; other records skipped)
 anything else                     ``kind="dump"``, payload = the file bytes      ``politics/001.txt``
 ================================  ===========================================  ==========================
 
-A JSONL file inside an archive is read as records too (``bundle.zip!feed.jsonl#L3``).
-Nested archives are not expanded (refused as ``unsafe_member``).
+A JSONL file inside an archive is read as records too (``bundle.zip!feed.jsonl#L3``), an
+HTML member as a page. Nested archives (WARC included) are not expanded (refused as
+``unsafe_member``).
+
+HTML items carry ``fields`` with ``url`` and ``final_url`` where known (a WARC record's
+target URI, a JSONL line's ``url``/``final_url``). A WARC yields only ``response`` records
+with status 200 and an HTML content type (request, metadata, image and redirect records are
+a crawl's plumbing, skipped silently); a truncated or corrupt WARC ends as ``bad_archive``
+after the records read so far.
 
 Source names and identities
 ---------------------------
@@ -85,12 +95,15 @@ _READ_CHUNK = 1024 * 1024
 
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+_WARC_SUFFIXES = (".warc", ".warc.gz")
+_HTML_SUFFIXES = (".html", ".htm")
+_HTML_MEDIA = ("text/html", "application/xhtml+xml")
 _JUNK_NAMES = {"thumbs.db", "desktop.ini", "__macosx", "icon\r"}
 _DOC_STEMS = {"readme", "license", "licence", "copying", "changelog"}
 _GLOB_MAGIC = ("*", "?", "[")
 
 # JSONL fields that must be strings when present (``published`` may also be a number).
-_RECORD_STR_FIELDS = ("title", "body", "text", "url", "source")
+_RECORD_STR_FIELDS = ("title", "body", "text", "url", "source", "html", "final_url")
 
 
 def _kind_of(name: str) -> str:
@@ -101,6 +114,10 @@ def _kind_of(name: str) -> str:
         return "tar"
     if low.endswith(_JSONL_SUFFIXES):
         return "jsonl"
+    if low.endswith(_WARC_SUFFIXES):
+        return "warc"
+    if low.endswith(_HTML_SUFFIXES):
+        return "html"
     return "dump"
 
 
@@ -299,7 +316,7 @@ def count_inputs(paths: list[str]) -> int | None:
     total = 0
     for found in _found_files(paths, None):
         kind = _kind_of(found.path)
-        if kind == "dump":
+        if kind in ("dump", "html"):
             total += 1
         elif kind == "zip":
             try:
@@ -342,8 +359,10 @@ def _iter_found(
             yield from _read_tar(found, source, limits)
         elif kind == "jsonl":
             yield from _read_jsonl_file(found, source, limits)
+        elif kind == "warc":
+            yield from _read_warc(found, source, limits)
         else:
-            yield _read_dump(found, limits)
+            yield _read_dump(found, limits, "html" if kind == "html" else "dump")
 
 
 def _unreadable(found: _Found, err: OSError | str) -> Rejection:
@@ -351,8 +370,8 @@ def _unreadable(found: _Found, err: OSError | str) -> Rejection:
     return Rejection(found.source, found.uri, "unreadable", f"cannot read {found.path}: {detail}")
 
 
-def _read_dump(found: _Found, limits: _Limits) -> RawArticle | Rejection:
-    """A plain file as one dump, its size checked before reading."""
+def _read_dump(found: _Found, limits: _Limits, kind: str = "dump") -> RawArticle | Rejection:
+    """A plain file as one dump (or, ``kind="html"``, one page), its size checked before reading."""
     try:
         # O_NONBLOCK: opening a fifo must not wait for a writer; no effect on regular files.
         fd = os.open(found.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -385,7 +404,7 @@ def _read_dump(found: _Found, limits: _Limits) -> RawArticle | Rejection:
         os.close(fd)
     if len(payload) > limits.max_bytes:
         return _too_large(found.source, found.uri, len(payload), limits.max_bytes)
-    return RawArticle(source=found.source, uri=found.uri, payload=payload, kind="dump")
+    return RawArticle(source=found.source, uri=found.uri, payload=payload, kind=kind)
 
 
 def _too_large(source: str, uri: str, size: int, cap: int, what: str = "file") -> Rejection:
@@ -455,8 +474,15 @@ def _records(
             )
             continue
         url = obj.get("url")
+        name = source or obj.get("source") or file_source
+        if obj.get("html"):
+            # a saved page: parsed from its HTML like a fetched one (the line's text fields are ignored)
+            fields = {"url": url, "final_url": obj.get("final_url") or url, "published": obj.get("published")}
+            yield RawArticle(source=name, uri=url if url else line_uri, payload=obj["html"].encode("utf-8"),
+                             kind="html", fields=fields)
+            continue
         yield RawArticle(
-            source=source or obj.get("source") or file_source,
+            source=name,
             uri=url if url else line_uri,
             payload=payload,
             kind="record",
@@ -479,9 +505,9 @@ def _check_record(payload: bytes) -> tuple[str, dict[str, Any]]:
     published = obj.get("published")
     if published is not None and (isinstance(published, bool) or not isinstance(published, (str, int, float))):
         return f"field 'published' is a {type(published).__name__}, not a string or number", {}
-    body = obj.get("body") or obj.get("text")
+    body = obj.get("body") or obj.get("text") or obj.get("html")
     if not body or not body.strip():
-        return "no 'body' or 'text'", {}
+        return "no 'body', 'text' or 'html'", {}
     return "", obj
 
 
@@ -517,7 +543,7 @@ def _read_member(
 ) -> Iterator[RawArticle | Rejection]:
     """One archive member's items: a dump, or records for a JSONL member."""
     kind = _kind_of(name)
-    if kind in ("zip", "tar"):
+    if kind in ("zip", "tar", "warc"):
         yield Rejection(found.source, uri, "unsafe_member", "nested archive not expanded")
         return
     if kind == "jsonl":
@@ -529,7 +555,7 @@ def _read_member(
     if len(payload) > limits.max_bytes:
         yield _too_large(found.source, uri, len(payload), limits.max_bytes, what="member (read)")
         return
-    yield RawArticle(source=found.source, uri=uri, payload=payload, kind="dump")
+    yield RawArticle(source=found.source, uri=uri, payload=payload, kind="html" if kind == "html" else "dump")
 
 
 def _read_zip(found: _Found, source: str | None, limits: _Limits) -> Iterator[RawArticle | Rejection]:
@@ -644,10 +670,49 @@ def _read_tar(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
                 continue
             try:
                 for item in _read_member(found, uri, name, stream, source, limits):
-                    if isinstance(item, RawArticle) and item.kind == "dump" and len(item.payload) < member.size:
+                    if isinstance(item, RawArticle) and item.kind in ("dump", "html") and len(item.payload) < member.size:
                         # A member cut short by a truncated archive can read short silently.
                         raise EOFError(f"member truncated at {len(item.payload):,} of {member.size:,} bytes")
                     yield item
             except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
                 yield Rejection(found.source, uri, "bad_archive", f"archive damaged in this member: {err}")
                 break
+
+
+# ---------------------------------------------------------------------------------------
+# WARC
+
+
+def _read_warc(found: _Found, source: str | None, limits: _Limits) -> Iterator[RawArticle | Rejection]:
+    """HTML ``response`` records of a WARC / WARC.gz (warcio), each body capped at ``max_bytes``."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    try:
+        fh = open(found.path, "rb")
+    except OSError as err:
+        yield _unreadable(found, err)
+        return
+    name = source or found.source
+    n = 0
+    with fh:
+        try:
+            for record in ArchiveIterator(fh):
+                if record.rec_type != "response" or record.http_headers is None:
+                    continue
+                n += 1
+                status = record.http_headers.get_statuscode()
+                media = (record.http_headers.get_header("Content-Type") or "").split(";", 1)[0].strip().lower()
+                if status != "200" or media not in _HTML_MEDIA:
+                    continue
+                url = record.rec_headers.get_header("WARC-Target-URI") or f"{found.uri}#R{n}"
+                # content_stream undoes chunked transfer and gzip/deflate content encodings
+                payload = record.content_stream().read(limits.max_bytes + 1)
+                if len(payload) > limits.max_bytes:
+                    yield _too_large(name, url, len(payload), limits.max_bytes, what="WARC record body (read)")
+                    continue
+                yield RawArticle(source=name, uri=url, payload=payload, kind="html",
+                                 fields={"url": url, "final_url": url})
+        except (ArchiveLoadFailed, EOFError, zlib.error, ValueError, OSError, AttributeError, TypeError) as err:
+            # warcio reports some damaged headers as AttributeError/TypeError (a missing target URI)
+            yield Rejection(found.source, found.uri, "bad_archive", f"WARC unreadable after {n} response records: {err}")

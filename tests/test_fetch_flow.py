@@ -202,3 +202,65 @@ def test_cli_fetch_prints_the_host_table_and_bad_sources_are_usage_errors(site, 
     bad.write_text("[[source]]\nname='x'\n")
     result = CliRunner().invoke(app, ["fetch", "--sources", str(bad), "--db", str(db)])
     assert result.exit_code == 2 and "'url' is required" in result.output
+
+
+# ---------------------------------------------------------------------------------------
+# Saved pages from files: .html, WARC, JSONL with an `html` field
+
+
+def write_warc(path: Path, pages: list[tuple[str, str, bytes]], gz: bool = True) -> None:
+    """A WARC with a request and a response record per page (url, content type, body)."""
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=gz)
+        for url, ctype, body in pages:
+            req = writer.create_warc_record(url, "request", payload=BytesIO(b"GET / HTTP/1.1\r\n\r\n"))
+            writer.write_record(req)
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(body), http_headers=headers))
+
+
+def test_html_warc_and_jsonl_html_inputs_are_ingested_as_pages(tmp_path):
+    import json
+
+    from flows.sources import iter_inputs
+
+    drop = tmp_path / "drop" / "gazette"
+    drop.mkdir(parents=True)
+    (drop / "story.html").write_text(hf.article_html("Saved page story", 40))
+    write_warc(drop / "crawl.warc.gz", [
+        ("https://gazette.example.com/warc-story", "text/html; charset=utf-8", hf.article_html("WARC story", 41).encode()),
+        ("https://gazette.example.com/logo.png", "image/png", b"\x89PNG"),
+    ])
+    (drop / "export.jsonl").write_text(
+        json.dumps({"url": "https://gazette.example.com/j", "html": hf.article_html("JSONL page story", 42),
+                    "published": "2025-11-24T10:00:00Z"}) + "\n"
+        + json.dumps({"title": "Plain record", "body": "Text of a plain record that stays a record."}) + "\n"
+    )
+    (drop / "broken.warc").write_bytes(b"WARC/1.0\r\nWARC-Type: response\r\nnot really")
+    items = list(iter_inputs([str(tmp_path / "drop")]))
+    kinds = sorted((getattr(i, "kind", "rejection"), getattr(i, "uri", getattr(i, "source_uri", ""))) for i in items)
+    assert kinds == [
+        ("html", "https://gazette.example.com/j"),
+        ("html", "https://gazette.example.com/warc-story"),
+        ("html", "story.html"),
+        ("record", "export.jsonl#L2"),
+        ("rejection", "broken.warc"),
+    ]
+    warc = next(i for i in items if getattr(i, "uri", "") == "https://gazette.example.com/warc-story")
+    assert warc.fields == {"url": warc.uri, "final_url": warc.uri} and warc.source == "gazette"
+
+    from flows.cli import app
+
+    db = tmp_path / "pages.duckdb"
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "drop"), "--db", str(db), "-q", "--workers", "0"])
+    assert result.exit_code == 3, result.output  # the broken WARC is rejected
+    rows = dict(q(db, "SELECT title, url FROM articles"))
+    assert rows["WARC story"] == "https://gazette.example.com/warc-story"
+    assert rows["JSONL page story"] == "https://gazette.example.com/j" and "Saved page story" in rows
+    assert q(db, "SELECT published_at IS NOT NULL FROM articles WHERE title = 'JSONL page story'") == [(True,)]
+    assert q(db, "SELECT reason FROM rejected_inputs") == [("bad_archive",)]
