@@ -29,7 +29,7 @@ import re
 
 from parsers.article import RemovedLine
 from parsers.byline import byline_of
-from parsers.normalize import normalize_line
+from parsers.normalize import normalize_line, word_count
 from parsers.rules import CompiledRules, RuleSet
 
 # A prose line: a sentence or paragraph rather than a label, name or headline.
@@ -128,9 +128,10 @@ def strip_boilerplate(
     compiled = rules.for_source(source) if isinstance(rules, RuleSet) else rules
     n = len(lines)
     reason: list[str | None] = [None] * n
-    n_words = [len(line.split()) for line in lines]
+    n_words = [word_count(line) for line in lines]
     check_byline = compiled.enabled("byline")
     check_date = compiled.enabled("date_stamp")
+    check_duplicates = compiled.enabled("duplicate_line")
     seen: dict[str, int] = {}
 
     for i, line in enumerate(lines):
@@ -141,7 +142,7 @@ def strip_boilerplate(
             reason[i] = "byline"
         elif check_date and n_words[i] <= 16 and is_date_stamp(line, n_words[i]):
             reason[i] = "date_stamp"
-        if compiled.enabled("duplicate_line"):
+        if check_duplicates:
             key = line.casefold()  # lines are normalised already; case-blind is enough
             first = seen.get(key)
             if first is not None and reason[i] is None and i - first <= DUPLICATE_SPAN:

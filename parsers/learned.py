@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import replace
 
 from parsers.article import Article, RemovedLine
-from parsers.normalize import fold_for_matching
+from parsers.normalize import fold_for_matching, word_count
 
 LEARNABLE_MAX_WORDS = 30
 LEARNED_RULE = "learned_boilerplate"
@@ -54,7 +54,7 @@ def learnable_lines(article: Article, max_words: int = LEARNABLE_MAX_WORDS) -> l
     out: list[tuple[int, str]] = []
     seen: set[int] = set()
     for paragraph in article.paragraphs:
-        n_words = len(paragraph.split())
+        n_words = word_count(paragraph)
         # folding only drops punctuation-only tokens, so it can only lower the count:
         # fold the few paragraphs near the limit, skip the long ones unfolded
         if n_words > max_words:

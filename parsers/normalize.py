@@ -91,6 +91,17 @@ def normalize_line(s: str) -> str:
     return s.strip()
 
 
+def word_count(s: str) -> int:
+    """``len(s.split())``, counted without building the words when ``s`` is normalised.
+
+    Every whitespace character but the space is non-printable, so a printable text
+    without doubled, leading or trailing spaces has one word more than spaces.
+    """
+    if s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
+        return s.count(" ") + 1 if s else 0
+    return len(s.split())
+
+
 def fold_for_matching(text: str) -> str:
     """Fold text into the key used for exact-duplicate hashing and shingling.
 
