@@ -77,3 +77,49 @@ def register(app: typer.Typer) -> None:
         cli.out.print(hosts)
         cli.out.print(f"{summary.archived} bodies added to the raw archive")
         raise typer.Exit(cli.EXIT_PARTIAL if summary.ingest.rejected else cli.EXIT_OK)
+
+    @app.command()
+    def reprocess(
+        db: Optional[Path] = cli.DbOption,
+        into: Optional[Path] = typer.Option(None, "--into", help="New store to write. Default: <db>-reprocessed-<time>.duckdb next to --db."),
+        threshold: float = typer.Option(0.8, min=0.05, max=1.0, help="Jaccard similarity at which two articles are one story."),
+        batch_size: int = typer.Option(2000, min=1, help="Pages per transaction."),
+        rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),
+        show: int = typer.Option(10, min=0, help="How many changed articles and clusters to list."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ) -> None:
+        """Re-parse every archived page with the current rules into a new store, without the network, and report what changed.
+
+        Compares the new store with --db article by article: bodies that changed, story
+        clusters that merged or split. --db is only read.
+
+        Example: `newsdedup reprocess --db data/news.duckdb --into data/news-v2.duckdb`
+        """
+        from datetime import datetime, timezone
+
+        from flows.fetch import reprocess_archive, reprocess_rows
+        from flows.pipeline import IngestSettings
+        from storage.store import StoreError
+
+        source = cli._db(db)
+        target = into or source.with_name(f"{source.stem}-reprocessed-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.duckdb")
+        settings = IngestSettings(db_path=target, threshold=threshold, batch_size=batch_size, workers=0, rules_path=rules)
+        try:
+            with Progress(TextColumn("[bold]reprocess[/]"), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=cli.err, disable=quiet, transient=True) as bar:
+                task = bar.add_task("reprocess", total=None)
+                report = reprocess_archive(source, settings, on_progress=lambda n: bar.advance(task, n))
+        except ValueError as e:
+            cli._fail(str(e), cli.EXIT_USAGE)
+        except StoreError as e:
+            cli._fail(str(e))
+        table = Table(title=f"reprocess {source} → {target}", show_header=False)
+        for row in reprocess_rows(report):
+            table.add_row(str(row["metric"]), str(row["value"]))
+        cli.out.print(table)
+        for article_id, uri in report.body_changed[:show]:
+            cli.out.print(f"body changed: {article_id}  {uri}")
+        for cluster, parts in report.merged[:show]:
+            cli.out.print(f"merged: {', '.join(parts)} → {cluster}")
+        for cluster, parts in report.split[:show]:
+            cli.out.print(f"split: {cluster} → {', '.join(parts)}")

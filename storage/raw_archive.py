@@ -202,3 +202,64 @@ def unprocessed_pages(con: duckdb.DuckDBPyConnection) -> list[ArchivedBody]:
 def archive_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows per kind in the raw archive (for summaries and tests)."""
     return dict(con.execute("SELECT kind, count(*) FROM raw_archive GROUP BY kind ORDER BY kind").fetchall())
+
+
+def compare_with(con: duckdb.DuckDBPyConnection, other_path: str) -> dict[str, list]:
+    """How the articles in this store differ from the same articles in another store.
+
+    Articles are matched on ``article_id`` (same source, place and bytes). Used by
+    ``newsdedup reprocess``: this store holds the re-parsed pages, the other the current one.
+
+    Args:
+        con: connection to the new store (read-write or read-only).
+        other_path: the store to compare with (attached read-only, detached after).
+
+    Returns:
+        ``body_changed``: (article_id, source_uri) whose cleaned body differs;
+        ``merged``: (new cluster_id, the old cluster_ids it joins) for new clusters spanning
+        several old ones; ``split``: (old cluster_id, the new cluster_ids) for old clusters
+        now spread over several; ``only_new`` / ``only_old``: article ids present on one side
+        (a page rejected before and parsed now, or the reverse), restricted to pages.
+    """
+    con.execute("ATTACH ? AS prev (READ_ONLY)", [str(other_path)]).fetchall()
+    try:
+        changed = con.execute(
+            """
+            SELECT n.article_id, n.source_uri FROM articles n JOIN prev.articles o USING (article_id)
+            WHERE n.body <> o.body ORDER BY n.seq
+            """
+        ).fetchall()
+        merged = con.execute(
+            """
+            SELECT n.cluster_id, list_sort(list(DISTINCT o.cluster_id))
+            FROM articles n JOIN prev.articles o USING (article_id)
+            GROUP BY n.cluster_id HAVING count(DISTINCT o.cluster_id) > 1 ORDER BY 1
+            """
+        ).fetchall()
+        split = con.execute(
+            """
+            SELECT o.cluster_id, list_sort(list(DISTINCT n.cluster_id))
+            FROM articles n JOIN prev.articles o USING (article_id)
+            GROUP BY o.cluster_id HAVING count(DISTINCT n.cluster_id) > 1 ORDER BY 1
+            """
+        ).fetchall()
+        only_new = con.execute(
+            "SELECT article_id FROM articles ANTI JOIN prev.articles USING (article_id) ORDER BY 1"
+        ).fetchall()
+        only_old = con.execute(
+            """
+            SELECT o.article_id FROM prev.articles o
+            JOIN prev.raw_archive r ON r.kind = 'page' AND r.source = o.source AND r.final_url = o.source_uri
+                                   AND r.content_hash = o.content_hash
+            ANTI JOIN articles n ON n.article_id = o.article_id ORDER BY 1
+            """
+        ).fetchall()
+    finally:
+        con.execute("DETACH prev").fetchall()
+    return {
+        "body_changed": changed,
+        "merged": merged,
+        "split": split,
+        "only_new": [r[0] for r in only_new],
+        "only_old": [r[0] for r in only_old],
+    }

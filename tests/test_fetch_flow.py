@@ -264,3 +264,52 @@ def test_html_warc_and_jsonl_html_inputs_are_ingested_as_pages(tmp_path):
     assert rows["JSONL page story"] == "https://gazette.example.com/j" and "Saved page story" in rows
     assert q(db, "SELECT published_at IS NOT NULL FROM articles WHERE title = 'JSONL page story'") == [(True,)]
     assert q(db, "SELECT reason FROM rejected_inputs") == [("bad_archive",)]
+
+
+def test_reprocess_reparses_the_archive_offline_and_reports_changes(site, tmp_path):
+    from flows.cli import app
+
+    only = tmp_path / "one.toml"
+    only.write_text(f'[[source]]\nname = "gazette"\nurl = "{site.url("/gazette.rss")}"\n'
+                    f'[[source]]\nname = "coast"\nurl = "{site.url("/coast.atom")}"\n')
+    db = tmp_path / "web.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(app, ["fetch", "--sources", str(only), "--db", str(db), "--allow-private-host", "127.0.0.1",
+                               "--delay", "0", "-q"]).exit_code == 0
+    requests = len(site.requests)
+    # same rules: same articles, nothing changed
+    same = tmp_path / "same.duckdb"
+    result = runner.invoke(app, ["reprocess", "--db", str(db), "--into", str(same), "-q"])
+    assert result.exit_code == 0, result.output
+    assert q(same, "SELECT article_id, cluster_id, body FROM articles ORDER BY 1") == q(db, "SELECT article_id, cluster_id, body FROM articles ORDER BY 1")
+    assert "bodies changed" in result.output and "merged:" not in result.output
+    # a new rule removes the first paragraph of one story: its body changes, offline
+    rules = tmp_path / "rules.toml"
+    first_para = q(db, f"SELECT body FROM articles WHERE source_uri = '{site.url('/gazette/a1.html')}'")[0][0].split("\n\n")[0]
+    rules.write_text(f'[[rule]]\nname = "test_drop"\nkind = "promo"\npattern = "^{first_para[:30]}.*"\n')
+    changed = tmp_path / "changed.duckdb"
+    result = runner.invoke(app, ["reprocess", "--db", str(db), "--into", str(changed), "--rules", str(rules), "-q"])
+    assert result.exit_code == 0, result.output
+    assert f"body changed: " in result.output and site.url("/gazette/a1.html") in result.output.replace("\n", "")
+    assert len(site.requests) == requests  # no network
+    assert q(changed, "SELECT count(*) FROM raw_archive WHERE kind = 'page'") == [(5,)]
+    result = runner.invoke(app, ["reprocess", "--db", str(db), "--into", str(db)])
+    assert result.exit_code == 2
+
+
+@pytest.mark.slow
+def test_prefect_fetch_flow_publishes_per_host_counts(site, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.fetch import fetch
+
+    only = tmp_path / "one.toml"
+    only.write_text(f'[[source]]\nname = "coast"\nurl = "{site.url("/coast.atom")}"\n')
+    with prefect_test_harness(server_startup_timeout=120):
+        result = fetch(str(only), db_path=str(tmp_path / "flow.duckdb"), allow_private_hosts=["127.0.0.1"], delay=0.0)
+        with get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts()
+    assert result["new articles"] == 2 and result["status"] == "ok"
+    table = next(a for a in artifacts if a.key == "fetch-hosts")
+    assert f"127.0.0.1:{site.port}" in str(table.data) and "robots_blocked" in str(table.data)
