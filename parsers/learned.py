@@ -35,7 +35,11 @@ def line_key(line: str) -> int:
     Returns:
         An int in [-2**63, 2**63).
     """
-    digest = hashlib.blake2b(fold_for_matching(line).encode("utf-8"), digest_size=8).digest()
+    return _folded_key(fold_for_matching(line))
+
+
+def _folded_key(folded: str) -> int:
+    digest = hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -55,17 +59,20 @@ def learnable_lines(article: Article, max_words: int = LEARNABLE_MAX_WORDS) -> l
     seen: set[int] = set()
     for paragraph in article.paragraphs:
         n_words = word_count(paragraph)
+        folded = None
         # folding only drops punctuation-only tokens, so it can only lower the count:
         # fold the few paragraphs near the limit, skip the long ones unfolded
         if n_words > max_words:
             if n_words > max_words + 8:
                 continue
-            n_words = len(fold_for_matching(paragraph).split())
+            folded = fold_for_matching(paragraph)
         elif not any(ch.isalnum() for ch in paragraph):
-            n_words = len(fold_for_matching(paragraph).split())
+            folded = fold_for_matching(paragraph)
+        if folded is not None:
+            n_words = folded.count(" ") + 1 if folded else 0  # folded words are joined by one space
         if n_words == 0 or n_words > max_words:
             continue
-        key = line_key(paragraph)
+        key = _folded_key(folded if folded is not None else fold_for_matching(paragraph))
         if key not in seen:
             seen.add(key)
             out.append((key, paragraph))
