@@ -151,11 +151,11 @@ def _print_flow_summary(result: dict) -> None:
 
 @app.command()
 def clean(
-    file: str = typer.Argument(..., help="A raw text dump, or - for standard input."),
+    file: str = typer.Argument(..., help="A raw text dump or an HTML page (.html/.htm or sniffed), or - for standard input."),
     source: Optional[str] = typer.Option(None, help="Source name (selects per-source rules)."),
     rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),
 ) -> None:
-    """Parse and clean one dump; print the article as JSON (title, dateline, byline, paragraphs, removed lines and the rule that removed each).
+    """Parse and clean one dump or HTML page; print the article as JSON (title, dateline, byline, paragraphs, captions, removed lines and the rule that removed each).
 
     Nothing is written. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
     """
@@ -169,8 +169,10 @@ def clean(
         _fail(f"cannot read {file}: {e.strerror or e}", EXIT_USAGE)
     name = source or ("stdin" if file == "-" else Path(file).resolve().parent.name)
     ruleset = load_rules(rules) if rules else RuleSet()
+    head = payload[:512].lstrip().lower()
+    is_html = file.lower().endswith((".html", ".htm")) or head.startswith((b"<!doctype html", b"<html"))
     try:
-        article = parse_raw(RawArticle(source=name, uri=file, payload=payload), ruleset)
+        article = parse_raw(RawArticle(source=name, uri=file, payload=payload, kind="html" if is_html else "dump"), ruleset)
     except Rejected as e:
         _fail(f"{file} rejected: {e.reason}: {e.detail}")
     doc = {
@@ -180,6 +182,7 @@ def clean(
         "byline": article.byline,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "paragraphs": article.paragraphs,
+        "captions": article.captions,
         "removed": [{"line": r.text, "rule": r.rule, "kind": r.kind} for r in article.removed],
         "word_count": article.word_count,
     }
