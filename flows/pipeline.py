@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain, islice
@@ -40,7 +41,8 @@ from storage import runs
 from storage.boilerplate import learned_boilerplate
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite
-from storage.store import open_store
+from storage.locking import open_store_when_free, writer_lock
+from storage.snapshot import SnapshotPublisher
 
 log = logging.getLogger("newsdedup")
 
@@ -150,14 +152,25 @@ class IngestRun:
         # prepared; older ones are in the store. Bounded, so memory stays flat on long runs.
         self._recent_ids: deque[set[str]] = deque(maxlen=4)
         self.con = None
+        self.first_commit_seconds: float | None = None  # from the run's start to its first commit
 
     def __enter__(self) -> IngestRun:
-        self.con = open_store(self.settings.db_path)
+        # writers take turns (storage/locking.py); readers use the snapshot we publish
+        self._lock = ExitStack()
+        deadline = self._lock.enter_context(writer_lock(self.settings.db_path, what=f"run {self.summary.run_id}"))
+        try:
+            self.con = open_store_when_free(self.settings.db_path, deadline)
+        except BaseException:
+            self._lock.close()
+            raise
+        self.started = time.perf_counter()  # waiting for our turn is not part of the run
+        self._publisher = SnapshotPublisher(self.settings.db_path)
         try:
             ensure_dedup_config(self.con, self.config.to_dict())
             runs.start_run(self.con, self.summary.run_id, self.settings.source, self.paths, self.settings.threshold, VERSION)
         except BaseException:
             self.con.close()
+            self._lock.close()
             raise
         return self
 
@@ -169,8 +182,10 @@ class IngestRun:
         self.summary.seconds = time.perf_counter() - self.started
         try:
             runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds)
+            self._publisher.publish(self.con)
         finally:
             self.con.close()
+            self._lock.close()
 
     def items(self) -> Iterator[RawArticle | Rejection]:
         """The run's input items in a stable order (raises FileNotFoundError for a missing path)."""
@@ -207,7 +222,11 @@ class IngestRun:
         `verifier` computes candidate similarities (default: in this process).
         """
         verifier = verifier or (lambda pairs, new, stored: verify_candidates(pairs, new, stored, self.config))
-        return store_batch(self.con, signed, rejections, self.config, self.settings, self.summary, verifier)
+        batch = store_batch(self.con, signed, rejections, self.config, self.settings, self.summary, verifier)
+        if self.first_commit_seconds is None:
+            self.first_commit_seconds = time.perf_counter() - self.started
+        self._publisher.after_batch(self.con)
+        return batch
 
 
 def ingest(

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from storage.migrations import apply_migrations, latest_version, schema_version
+from storage.snapshot import snapshot_path
 
 DEFAULT_DB_PATH = Path("data") / "news.duckdb"
 
@@ -69,7 +70,9 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     """Open (creating if needed) the newsdedup store and bring its schema up to date.
 
     Read-write: creates the parent directory, applies pending migrations. Read-only: never
-    creates or migrates; many read-only processes may open the file while no process writes.
+    creates or migrates; many read-only processes may open the file while no process writes,
+    and while one writes they get the snapshot it published (``storage/snapshot.py``), so a
+    query never waits for a run.
     Sessions use UTC for ``TIMESTAMPTZ`` values.
 
     Args:
@@ -94,7 +97,15 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
-        raise _store_error_from(path, exc, read_only) from exc
+        error = _store_error_from(path, exc, read_only)
+        snapshot = snapshot_path(path)
+        if not (read_only and "is busy" in str(error) and snapshot.exists()):
+            raise error from exc
+        # a writer holds the file: answer from the snapshot it publishes (storage/snapshot.py)
+        try:
+            con = duckdb.connect(str(snapshot), read_only=True)
+        except duckdb.Error:
+            raise error from exc
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB would cache up to 80% of RAM; a bounded pool keeps a long ingest's memory flat
