@@ -6,6 +6,13 @@ process pool (both cores), and stores each batch in one transaction from the flo
 process (DuckDB has a single writer). Storing is retried, since a transaction that failed
 left nothing behind; parsing is pure and is not. Counts go to the log and to a table artifact.
 
+Writers take turns: the flow holds the Prefect global concurrency limit `newsdedup-writer`
+(strict) while it writes, and the store's file lock beneath it (``storage/locking.py``).
+
+Task runner: local processes by default; with ``$NEWSDEDUP_DASK_ADDRESS`` set (e.g.
+``tcp://scheduler:8786``, a deployment's job variable) parsing and signing run on that Dask
+cluster, while storing stays in the flow's process (one writer).
+
 Runs with no server set up (Prefect's ephemeral mode):
 
     .venv/bin/python -m flows.ingest samples/ --db data/news.duckdb
@@ -14,10 +21,9 @@ Runs with no server set up (Prefect's ephemeral mode):
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
@@ -26,7 +32,8 @@ from flows.workers import Learned, SignedBatch, parse_and_sign
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig
-from storage.store import default_db_path
+from flows.deployments import BatchSize, DbPath, Paths, Source, Threshold, resolve_db_path, writer_turn
+from storage.run_history import largest_stories_of_run
 
 
 @task(name="parse-and-sign", cache_policy=NO_CACHE)
@@ -72,17 +79,23 @@ def summary_table(summary: IngestSummary) -> list[dict[str, object]]:
     return [{"metric": k, "value": v} for k, v in rows]
 
 
-@flow(
-    name="ingest",
-    task_runner=ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1)),
-    log_prints=False,
-)
+def task_runner():
+    """Dask (prefect-dask) on ``$NEWSDEDUP_DASK_ADDRESS`` if set, else a local process pool."""
+    address = os.environ.get("NEWSDEDUP_DASK_ADDRESS", "").strip()
+    if address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=address)
+    return ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1))
+
+
+@flow(name="ingest", task_runner=task_runner(), log_prints=False)
 def ingest(
-    paths: list[str],
-    source: str | None = None,
-    threshold: float = 0.8,
-    db_path: str | None = None,
-    batch_size: int = 2000,
+    paths: Paths,
+    source: Source = None,
+    threshold: Threshold = 0.8,
+    db_path: DbPath = None,
+    batch_size: BatchSize = 2000,
 ) -> dict[str, object]:
     """Ingest raw article dumps (files, directories, globs, archives, JSONL) into DuckDB.
 
@@ -98,14 +111,14 @@ def ingest(
     """
     logger = get_run_logger()
     settings = IngestSettings(
-        db_path=Path(db_path) if db_path else default_db_path(),
+        db_path=resolve_db_path(db_path),
         source=source,
         threshold=threshold,
         batch_size=batch_size,
     )
     run = IngestRun(settings, paths)
     items = run.items()
-    with run:
+    with writer_turn(), run:
         logger.info("run %s: ingesting %s into %s", run.summary.run_id, paths, settings.db_path)
         pending = None
         chunks = batches(items, batch_size)
@@ -123,18 +136,40 @@ def ingest(
             if nxt is None:
                 break
             pending = nxt
+        stories = largest_stories_of_run(run.con, run.summary.run_id)
     summary = run.summary
+    if run.first_commit_seconds is not None:
+        logger.info("run %s: first batch committed %.2f s after the run started", summary.run_id, run.first_commit_seconds)
     logger.info(
         "run %s %s: read %d, new %d, exact dups %d, near dups %d, rejected %d in %.1fs",
         summary.run_id, summary.status, summary.read, summary.new, summary.exact_dups,
         summary.near_dups, summary.rejected, summary.seconds,
     )
+    table = summary_table(summary)
+    table.append({"metric": "seconds to first commit", "value": round(run.first_commit_seconds or 0.0, 2)})
     create_table_artifact(
-        table=summary_table(summary),
+        table=table,
         key="ingest-summary",
         description=f"newsdedup ingest run {summary.run_id} into {settings.db_path}",
     )
-    return {row["metric"]: row["value"] for row in summary_table(summary)}
+    create_markdown_artifact(
+        markdown=stories_markdown(summary.run_id, stories),
+        key="ingest-stories",
+        description=f"largest stories that run {summary.run_id} added articles to",
+    )
+    return {row["metric"]: row["value"] for row in table}
+
+
+def stories_markdown(run_id: str, stories: list[dict[str, object]]) -> str:
+    """A markdown table of the largest stories a run added to (for the run's artifact)."""
+    lines = [f"### Largest stories of run {run_id}", ""]
+    if not stories:
+        return "\n".join([*lines, "No new articles."])
+    lines += ["| story | title | articles | new in run | sources |", "|---|---|---:|---:|---:|"]
+    for s in stories:
+        title = str(s["title"] or "").replace("|", "\\|")[:120]
+        lines.append(f"| `{s['cluster_id']}` | {title} | {s['size']} | {s['new_in_run']} | {s['n_sources']} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,174 @@
+"""Typed parameters of the deployed flows, so the Prefect UI's "Custom run" form explains itself.
+
+Each field has a title, a description, a default and validation; Prefect builds the form and
+validates a run's parameters from these models before the flow starts. The deployments
+themselves are declared in ``prefect.yaml``; ``writer_turn`` is how every deployed writer
+waits for its turn on the store.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Prefect global concurrency limit every writer flow holds while it writes (one slot)
+WRITER_LIMIT = "newsdedup-writer"
+MAX_BACKFILL_DAYS = 3660
+
+Paths = Annotated[
+    list[str],
+    Field(
+        title="Paths",
+        description="Files, directories (recursive), globs, .zip/.tar/.tar.gz archives or .jsonl exports to ingest.",
+        min_length=1,
+    ),
+]
+Source = Annotated[
+    Optional[str],
+    Field(
+        title="Source name",
+        description="Outlet name for every article. Empty: each file's first-level folder under the path.",
+        max_length=200,
+    ),
+]
+Threshold = Annotated[
+    float,
+    Field(
+        title="Near-duplicate threshold",
+        description="Jaccard similarity of word 5-gram shingles at or above which two articles are one story.",
+        ge=0.05,
+        le=1.0,
+    ),
+]
+DbPath = Annotated[
+    Optional[str],
+    Field(
+        title="Database path",
+        description="The DuckDB store. Empty: $NEWSDEDUP_DB on the worker, else ./data/news.duckdb.",
+    ),
+]
+BatchSize = Annotated[
+    int,
+    Field(title="Batch size", description="Articles per task and per transaction.", ge=1, le=100_000),
+]
+
+
+def _check_template(template: str) -> str:
+    """A path template must use `{date...}` and nothing else, e.g. ``dumps/{date:%Y-%m-%d}/``."""
+    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    if "date" not in fields:
+        raise ValueError("the path template needs a {date} placeholder, e.g. dumps/{date:%Y-%m-%d}/")
+    others = sorted(set(fields) - {"date"})
+    if others:
+        raise ValueError(f"unknown placeholders {others}; only {{date}} (with a strftime format) is allowed")
+    try:
+        template.format(date=date(2024, 1, 31))
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ValueError(f"cannot fill the path template: {exc}") from None
+    return template
+
+
+class BackfillRequest(BaseModel):
+    """What to backfill: a date range of dump directories (or files) named by a path template."""
+
+    model_config = ConfigDict(title="Backfill", extra="forbid")
+
+    path_template: str = Field(
+        "data/drop/{date:%Y-%m-%d}",
+        title="Path template",
+        description="Where each day's dumps are: a path with a {date} placeholder and a strftime format, "
+        "e.g. dumps/{date:%Y-%m-%d}/ or archive/{date:%Y/%m/%d}.tar.gz. A day whose path is missing is reported, not an error.",
+        min_length=1,
+    )
+    start_date: date = Field(title="First day", description="First day to ingest (YYYY-MM-DD).")
+    end_date: date = Field(title="Last day", description="Last day to ingest, included (YYYY-MM-DD).")
+    source: Source = None
+    threshold: Threshold = 0.8
+    reprocess: bool = Field(
+        False,
+        title="Reprocess finished days",
+        description="Read again days that an earlier run already ingested completely. Off: such days are skipped "
+        "unless a file changed since. Either way, articles already stored are never added twice.",
+    )
+    db_path: DbPath = None
+    batch_size: BatchSize = 2000
+
+    @field_validator("path_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_template(value)
+
+    @model_validator(mode="after")
+    def _range(self) -> BackfillRequest:
+        if self.end_date < self.start_date:
+            raise ValueError(f"the last day ({self.end_date}) is before the first day ({self.start_date})")
+        if (self.end_date - self.start_date).days >= MAX_BACKFILL_DAYS:
+            raise ValueError(f"a backfill covers at most {MAX_BACKFILL_DAYS} days; split the range")
+        return self
+
+    def days(self) -> Iterator[date]:
+        """Each day of the range, oldest first."""
+        day = self.start_date
+        while day <= self.end_date:
+            yield day
+            day += timedelta(days=1)
+
+    def path_for(self, day: date) -> str:
+        """The dump path of one day."""
+        return self.path_template.format(date=day)
+
+
+def resolve_db_path(db_path: str | None) -> Path:
+    """The store a flow writes: the parameter, else $NEWSDEDUP_DB, else ./data/news.duckdb."""
+    from storage.store import default_db_path
+
+    return Path(db_path) if db_path else default_db_path()
+
+
+@contextmanager
+def writer_turn(timeout: float | None = None) -> Iterator[None]:
+    """Hold the `newsdedup-writer` global concurrency slot (Prefect) for the block.
+
+    The limit is created with one slot if it does not exist, then acquired with
+    ``strict=True``, so a flow never writes unprotected because a limit is missing. Runs
+    queue here in Prefect (visible in the UI) before they reach the file lock beneath
+    (``storage/locking.py``), which also covers writers outside Prefect.
+
+    Args:
+        timeout: seconds to wait for the slot (default: $NEWSDEDUP_WRITER_TIMEOUT or one hour).
+
+    Raises:
+        TimeoutError: no slot within `timeout`.
+    """
+    from prefect.concurrency.sync import concurrency
+
+    from storage.locking import writer_timeout
+
+    ensure_writer_limit()
+    with concurrency(WRITER_LIMIT, occupy=1, strict=True,
+                     timeout_seconds=writer_timeout() if timeout is None else timeout):
+        yield
+
+
+def ensure_writer_limit() -> None:
+    """Create the `newsdedup-writer` global concurrency limit (1 slot) unless it exists."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+            return
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1))
+        except ObjectAlreadyExists:  # another run created it first
+            pass
