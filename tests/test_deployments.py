@@ -85,3 +85,52 @@ def test_backfill_is_per_day_idempotent_and_reports_each_day(tmp_path: Path, see
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from tests.prefect_server import PrefectServer
+
+    srv = PrefectServer(tmp_path_factory.mktemp("prefect-home")).start()
+    try:
+        srv.deployments = srv.deploy()
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.mark.slow
+def test_deployed_runs_through_server_and_worker(server, dump_dir: Path, tmp_path: Path, seed_bytes: bytes):
+    assert {"ingest-drop-dir", "backfill"} <= set(server.deployments)
+    deployment = server.http.get(f"/deployments/{server.deployments['ingest-drop-dir']}").json()
+    assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 * * * *"]
+    assert deployment["work_pool_name"] == "newsdedup-process"
+
+    db = tmp_path / "news.duckdb"
+    run_id = server.create_run(server.deployments["ingest-drop-dir"], {"paths": [str(dump_dir)], "db_path": str(db)})
+    run = server.wait_run(run_id)
+    assert run["state_type"] == "COMPLETED", server.run_logs(run_id)
+    assert "first batch committed" in server.wait_log(run_id, "first batch committed")
+    assert {"ingest-summary", "ingest-stories"} <= {a["key"] for a in server.artifacts(run_id)}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 4
+        assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("partial",)]
+    finally:
+        con.close()
+
+    days = tmp_path / "days"
+    write_days(days, seed_bytes, {"2024-03-02": [("wire/hamas.txt", seed_bytes)]})
+    run_id = server.create_run(server.deployments["backfill"], {"request": {
+        "path_template": str(days / "{date:%Y-%m-%d}"), "start_date": "2024-03-01", "end_date": "2024-03-02",
+        "db_path": str(db)}})
+    run = server.wait_run(run_id)
+    assert run["state_type"] == "COMPLETED", server.run_logs(run_id)
+    summary = next(a for a in server.artifacts(run_id) if a["key"] == "backfill-summary")
+    assert "2024-03-02" in str(summary["data"]) and "missing" in str(summary["data"])
+    # breitbart/hamas.txt is stored; wire/hamas.txt is a new place for the same bytes: an exact duplicate
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM duplicate_links WHERE kind = 'exact'").fetchone()[0] == 2
+    finally:
+        con.close()
