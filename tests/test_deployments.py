@@ -134,3 +134,90 @@ def test_deployed_runs_through_server_and_worker(server, dump_dir: Path, tmp_pat
         assert con.execute("SELECT count(*) FROM duplicate_links WHERE kind = 'exact'").fetchone()[0] == 2
     finally:
         con.close()
+
+
+def _synthetic(out: Path, n: int, seed: int) -> Path:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from synthetic import generate
+    finally:
+        sys.path.pop(0)
+    generate(out, n, seed=seed)
+    (out / "truth.jsonl").unlink()
+    return out
+
+
+@pytest.mark.slow
+def test_backfill_and_scheduled_run_overlap_while_readers_query(server, tmp_path: Path, dump_dir: Path):
+    """Two deployed writers at once, an analyst's session open throughout, `newsdedup sql` in a loop."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from storage.snapshot import snapshot_path
+
+    newsdedup = str(Path(sys.executable).with_name("newsdedup"))
+    days = tmp_path / "days"
+    for i, day in enumerate(["2024-05-01", "2024-05-02", "2024-05-03"]):
+        _synthetic(days / day, 400, seed=10 + i)
+    drop = tmp_path / "incoming"
+    shutil.copytree(days / "2024-05-02", drop)  # the same articles reach both writers
+    _synthetic(drop / "late", 400, seed=20)
+
+    db, reference = tmp_path / "news.duckdb", tmp_path / "reference.duckdb"
+    for target in (db, reference):  # the store exists (and has a snapshot) before readers start
+        assert subprocess.run([newsdedup, "ingest", str(dump_dir), "--db", str(target), "-q"]).returncode == 3
+    for path in [*(str(days / d) for d in sorted(p.name for p in days.iterdir())), str(drop)]:
+        assert subprocess.run([newsdedup, "ingest", path, "--db", str(reference), "-q"]).returncode in (0, 3)
+
+    waits: list[float] = []
+    failures: list[str] = []
+    done = threading.Event()
+    analyst = duckdb.connect(str(snapshot_path(db)), read_only=True)  # left open for the whole test
+
+    def read_in_a_loop() -> None:
+        while not done.is_set():
+            started = time.monotonic()
+            result = subprocess.run([newsdedup, "sql", "SELECT count(*) FROM articles", "--db", str(db), "-f", "csv"],
+                                    capture_output=True, text=True, timeout=60)
+            waits.append(time.monotonic() - started)
+            if result.returncode != 0:
+                failures.append(result.stderr)
+            analyst.execute("SELECT count(*), max(seq) FROM articles").fetchall()
+
+    reader = threading.Thread(target=read_in_a_loop)
+    reader.start()
+    try:
+        backfill_id = server.create_run(server.deployments["backfill"], {"request": {
+            "path_template": str(days / "{date:%Y-%m-%d}"), "start_date": "2024-05-01", "end_date": "2024-05-03",
+            "db_path": str(db), "batch_size": 300}})
+        scheduled_id = server.create_run(server.deployments["ingest-drop-dir"],
+                                         {"paths": [str(drop)], "db_path": str(db), "batch_size": 300})
+        runs = [server.wait_run(backfill_id, timeout=300), server.wait_run(scheduled_id, timeout=300)]
+    finally:
+        done.set()
+        reader.join(timeout=120)
+        analyst.close()
+    assert [r["state_type"] for r in runs] == ["COMPLETED", "COMPLETED"], server.logs("worker")
+    # they did run at the same time (and took turns writing)
+    (b_start, b_end), (s_start, s_end) = [(r["start_time"], r["end_time"]) for r in runs]
+    assert b_start < s_end and s_start < b_end
+
+    assert not failures, failures[:3]
+    assert len(waits) >= 3
+    print(f"\nreader: {len(waits)} queries during the overlap, longest wait {max(waits):.2f} s")
+    assert max(waits) < 5
+
+    def articles(path: Path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute("SELECT article_id FROM articles ORDER BY 1").fetchall()
+        finally:
+            con.close()
+
+    expected = articles(reference)
+    assert len(expected) > 1200
+    assert articles(db) == expected
