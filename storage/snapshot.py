@@ -10,6 +10,13 @@ never touch the main file, so a reader left open for hours blocks nobody; ``os.r
 swaps the name while an open reader keeps reading the old inode (a consistent, older state)
 until it reconnects. The price: readers see the store as of the last publish (seconds to a
 run behind), and each publish copies the whole file (about 1 GB/s from the page cache).
+
+Because a publish costs in proportion to the store, not to the batch, mid-run publishes are
+amortised: after a batch, a publish happens only when no snapshot exists yet or when at least
+``max(interval, 10 x the last publish's duration)`` has passed, so publishing takes at most
+about a tenth of a long run. The end-of-run publish always happens. The snapshot is derived
+data (the next publish rebuilds it), so it is not fsynced. ``NEWSDEDUP_SNAPSHOT=off`` turns
+publishing off (pure ingest; readers then wait for the writer's lock instead).
 """
 
 from __future__ import annotations
@@ -61,8 +68,6 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> flo
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(db_path, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
         # a WAL left by someone who opened the snapshot read-write belongs to the old file
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, target)
@@ -73,18 +78,31 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> flo
     return seconds
 
 
-class SnapshotPublisher:
-    """Publishes after the first committed batch, then at most every `interval` seconds."""
+def snapshots_enabled() -> bool:
+    """False when ``$NEWSDEDUP_SNAPSHOT`` is ``off``/``0``/``false``/``no``."""
+    return os.environ.get("NEWSDEDUP_SNAPSHOT", "on").strip().lower() not in ("off", "0", "false", "no")
 
-    def __init__(self, db_path: str | Path, interval: float | None = None):
+
+class SnapshotPublisher:
+    """Publishes when there is no snapshot yet, then amortised (see the module docstring)."""
+
+    def __init__(self, db_path: str | Path, interval: float | None = None, enabled: bool | None = None):
         self.db_path = Path(db_path)
         self.interval = snapshot_interval() if interval is None else interval
+        self.enabled = snapshots_enabled() if enabled is None else enabled
+        self.started = time.monotonic()
         self.last: float | None = None
+        self.cost = 0.0
 
     def after_batch(self, con: duckdb.DuckDBPyConnection) -> None:
-        if self.last is None or time.monotonic() - self.last >= self.interval:
+        if not self.enabled:
+            return
+        since = time.monotonic() - (self.last if self.last is not None else self.started)
+        if not snapshot_path(self.db_path).exists() or since >= max(self.interval, 10 * self.cost):
             self.publish(con)
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
-        publish_snapshot(con, self.db_path)
+        if not self.enabled:
+            return
+        self.cost = publish_snapshot(con, self.db_path)
         self.last = time.monotonic()
