@@ -120,7 +120,27 @@ def relax_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the process that forked it dies.
+
+    A run killed with SIGKILL cannot shut its pool down, and forked workers hold the pool's
+    pipes open themselves, so without this they would wait for work forever.
+    """
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all there is
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _init_worker() -> None:
+    _die_with_parent()
     # The main process links and writes each batch serially and is the pipeline's
     # bottleneck; parse workers yield the CPU to it and soak up what is left.
     os.nice(5)

@@ -36,6 +36,18 @@ def ingest(dumps: Path, db: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _processes_using(db: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(db).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def snapshot(db: Path):
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -65,6 +77,11 @@ def test_kill_then_rerun_equals_clean_run(dumps: Path, tmp_path: Path):
     assert proc.poll() is None, "the run finished before it could be killed; make the input bigger"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    # its worker processes die with it instead of waiting for work forever
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _processes_using(killed_db):
+        time.sleep(0.05)
+    assert not _processes_using(killed_db), "worker processes outlived the killed run"
 
     con = duckdb.connect(str(killed_db), read_only=True)
     partial = con.execute("SELECT count(*) FROM articles").fetchone()[0]
