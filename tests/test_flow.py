@@ -48,3 +48,44 @@ def test_flow_writes_the_same_database_as_the_cli(prefect_backend, dump_dir: Pat
         artifacts = client.read_artifacts()
     table = next(a for a in artifacts if a.key == "ingest-summary")
     assert "near duplicates" in str(table.data)
+
+
+def test_dask_task_runner_on_two_workers_writes_the_same_database(prefect_backend, tmp_path: Path):
+    """Parsing and signing on a local Dask cluster (2 worker processes); storing stays in the flow."""
+    import sys
+
+    from distributed import LocalCluster
+    from prefect_dask import DaskTaskRunner
+
+    from flows.ingest import ingest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        from synthetic import generate
+    finally:
+        sys.path.pop(0)
+    dumps = tmp_path / "dumps"
+    generate(dumps, 400, seed=5)
+    (dumps / "truth.jsonl").unlink()
+
+    default_db, dask_db = tmp_path / "default.duckdb", tmp_path / "dask.duckdb"
+    expected = ingest([str(dumps)], db_path=str(default_db), batch_size=100)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = ingest.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
+        got = on_dask([str(dumps)], db_path=str(dask_db), batch_size=100)
+    assert got["new articles"] == expected["new articles"] == 400
+    assert got["near duplicates"] == expected["near duplicates"] > 0
+
+    def contents(db: Path):
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            return (
+                con.execute("SELECT article_id, seq, cluster_id, is_canonical, text_hash, body FROM articles ORDER BY seq").fetchall(),
+                con.execute("SELECT article_id, duplicate_of, kind, similarity FROM duplicate_links ORDER BY 1").fetchall(),
+                con.execute("SELECT article_id, position, line, rule FROM removed_lines ORDER BY 1, 2").fetchall(),
+                con.execute("SELECT count(*), sum(hash(band_key, article_id)) FROM lsh_bands").fetchall(),
+            )
+        finally:
+            con.close()
+
+    assert contents(dask_db) == contents(default_db)
