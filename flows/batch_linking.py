@@ -12,6 +12,7 @@ import numpy as np
 
 from flows.workers import SignedArticle, SignedBatch, Verifier
 from parsers.article import Article, Rejection
+from parsers.canonical_url import url_key
 from parsers.learned import line_key, strip_learned
 from parsers.normalize import fold_for_matching
 from parsers.signature import DedupConfig, band_keys, sign_many, text_hash
@@ -90,6 +91,7 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
                 run_id=summary.run_id,
                 removed=a.removed,
                 line_keys=[k for k, _ in s.learnable],
+                url_key=url_key(a.url),
                 signature=sigs[i],
                 band_keys=keys[i],
             )
@@ -110,16 +112,18 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
 def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, verifier: Verifier):
     """Find every candidate (batch and store), verify it, and decide each article's story."""
     keys = band_keys(signatures, config)
-    new = [NewArticle(s.article_id, s.folded, s.text_hash, signatures[i], keys[i]) for i, s in enumerate(items)]
+    url_keys = [url_key(s.article.url) for s in items]
+    new = [NewArticle(s.article_id, s.folded, s.text_hash, signatures[i], keys[i], url_keys[i]) for i, s in enumerate(items)]
     stored_exact = store_articles.exact_matches(con, sorted({s.text_hash for s in items}))
+    stored_by_url = store_articles.url_matches(con, [k for k in url_keys if k])
     hits = lsh_index.band_hits(con, keys)
     fetched = store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits}))
     stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}
-    pairs = candidate_pairs(new, stored_exact, hits)
+    pairs = candidate_pairs(new, stored_exact, hits, stored_by_url)
     folded_new = {i: items[i].folded for i in {i for i, _ in pairs} | {o for _, o in pairs if isinstance(o, int)}}
     stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in pairs if isinstance(o, str)}}
     similarities = verifier(pairs, folded_new, stored_bodies)
-    return link_to_story(new, stored_exact, hits, stored, config, similarities), keys
+    return link_to_story(new, stored_exact, hits, stored, config, similarities, stored_by_url), keys
 
 
 def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:

@@ -43,6 +43,7 @@ class NewArticle:
     text_hash: str
     signature: np.ndarray  # (num_perm,) uint32
     band_keys: np.ndarray  # (bands,) int64
+    url_key: str | None = None  # canonical-URL key (parsers.canonical_url), an exact-duplicate key
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class StoryLink:
 
     duplicate_of: str
     kind: LinkKind
-    similarity: float
+    similarity: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,7 @@ def link_to_story(
     stored: Mapping[str, StoredMatch],
     config: DedupConfig,
     similarities: Mapping[tuple[int, int | str], float | None] | None = None,
+    stored_by_url: Mapping[str, StoredMatch] | None = None,
 ) -> LinkPlan:
     """Decide, for each new article, its story cluster and the link that put it there.
 
@@ -210,6 +212,10 @@ def link_to_story(
         similarities: the verified similarity of every pair of ``candidate_pairs`` (see
             ``verify_pairs``), computed elsewhere (e.g. in worker processes); None computes
             them here.
+        stored_by_url: url_key -> a stored article with that canonical URL. An article with
+            the same canonical URL as a stored or earlier one (and another text) is linked to
+            it with kind "exact" and similarity None: one article under two URLs, or a later
+            version of it, is one story.
 
     Returns:
         LinkPlan with final cluster ids, links, merges and counts.
@@ -257,6 +263,8 @@ def link_to_story(
         ("exact", "near", "founded", "candidates_batch", "candidates_stored", "verified", "rejected"), 0
     )
     first_by_hash: dict[str, int] = {}
+    first_by_url: dict[str, int] = {}
+    stored_by_url = stored_by_url or {}
     bucket: dict[int, list[int]] = defaultdict(list)
     assigned: list[str] = []
     links: list[StoryLink | None] = []
@@ -272,6 +280,15 @@ def link_to_story(
         elif has_words and art.text_hash in first_by_hash:
             j = first_by_hash[art.text_hash]
             link, cluster = StoryLink(new[j].article_id, "exact", 1.0), assigned[j]
+            counts["exact"] += 1
+        elif art.url_key and art.url_key in stored_by_url:
+            twin = stored_by_url[art.url_key]
+            clusters.add(twin.cluster_id, (0, twin.cluster_rank))
+            link, cluster = StoryLink(twin.article_id, "exact", None), twin.cluster_id
+            counts["exact"] += 1
+        elif art.url_key and art.url_key in first_by_url:
+            j = first_by_url[art.url_key]
+            link, cluster = StoryLink(new[j].article_id, "exact", None), assigned[j]
             counts["exact"] += 1
         elif has_words:
             batch_cands = sorted({j for key in art.band_keys.tolist() for j in bucket.get(key, ())})
@@ -310,6 +327,8 @@ def link_to_story(
             counts["founded"] += 1
         assigned.append(cluster)
         links.append(link)
+        if art.url_key:
+            first_by_url.setdefault(art.url_key, i)
         if has_words:
             first_by_hash.setdefault(art.text_hash, i)
             for key in art.band_keys.tolist():
@@ -328,6 +347,7 @@ def candidate_pairs(
     new: Sequence[NewArticle],
     stored_exact: Mapping[str, StoredMatch],
     stored_band_hits: Sequence[tuple[int, str]],
+    stored_by_url: Mapping[str, StoredMatch] | None = None,
 ) -> list[tuple[int, int | str]]:
     """Every pair that ``link_to_story`` verifies, without verifying it.
 
@@ -342,11 +362,16 @@ def candidate_pairs(
             hits[i].append(sid)
     pairs: list[tuple[int, int | str]] = []
     seen_hash: set[str] = set()
+    seen_url: set[str] = set()
+    stored_by_url = stored_by_url or {}
     bucket: dict[int, list[int]] = defaultdict(list)
     for i, art in enumerate(new):
+        url_twin = bool(art.url_key) and (art.url_key in stored_by_url or art.url_key in seen_url)
+        if art.url_key:
+            seen_url.add(art.url_key)
         if not art.folded.strip():
             continue
-        if art.text_hash not in stored_exact and art.text_hash not in seen_hash:
+        if art.text_hash not in stored_exact and art.text_hash not in seen_hash and not url_twin:
             pairs.extend((i, sid) for sid in hits.get(i, ()))
             pairs.extend((i, j) for j in sorted({j for key in art.band_keys.tolist() for j in bucket.get(key, ())}))
         seen_hash.add(art.text_hash)

@@ -82,6 +82,7 @@ def articles_table(articles: Sequence[StoredArticle], run_id: str, now: datetime
             "is_canonical": pa.array([bool(a.is_canonical) for a in articles], pa.bool_()),
             "ingested_at": pa.array([as_utc(a.ingested_at) or now for a in articles], _TS),
             "run_id": pa.array([a.run_id or run_id for a in articles], pa.string()),
+            "url_key": pa.array([a.url_key for a in articles], pa.string()),
         }
     )
 

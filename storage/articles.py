@@ -86,6 +86,32 @@ def exact_matches(con: duckdb.DuckDBPyConnection, text_hashes: Sequence[str]) ->
     }
 
 
+def url_matches(con: duckdb.DuckDBPyConnection, url_keys: Sequence[str]) -> dict[str, StoredMatch]:
+    """For each canonical-URL key already stored, the lowest-seq article carrying it.
+
+    Returns:
+        ``{url_key: StoredMatch}`` (without body), like ``exact_matches``.
+    """
+    wanted = sorted({k for k in url_keys if k})
+    if not wanted:
+        return {}
+    rows = con.execute(
+        """
+        SELECT url_key, arg_min(article_id, seq) AS article_id,
+               arg_min(cluster_id, seq) AS cluster_id, min(seq) AS seq
+        FROM articles
+        WHERE url_key = ANY(?)
+        GROUP BY url_key
+        """,
+        [wanted],
+    ).fetchall()
+    founders = _founder_seqs(con, {cid for _, aid, cid, _ in rows if cid != aid})
+    return {
+        key: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq) if cid != aid else seq, seq=seq)
+        for key, aid, cid, seq in rows
+    }
+
+
 def fetch_for_verification(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, StoredMatch]:
     """Fetch body, cluster and ranks of candidate articles, to verify near-duplicate links.
 

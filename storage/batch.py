@@ -37,7 +37,7 @@ from storage.transaction import transaction
 
 _ARTICLE_COLUMNS = (
     "article_id, seq, source, source_uri, url, title, dateline, byline, published_at, body, "
-    "word_count, content_hash, text_hash, cluster_id, is_canonical, ingested_at, run_id"
+    "word_count, content_hash, text_hash, cluster_id, is_canonical, ingested_at, run_id, url_key"
 )
 
 

@@ -277,12 +277,19 @@ _V5 += _table(
     ],
 )
 
+_V_URL_KEY = [
+    "ALTER TABLE articles ADD COLUMN url_key VARCHAR",
+    "COMMENT ON COLUMN articles.url_key IS "
+    "'Canonical-URL key (parsers.canonical_url.url_key): an exact-duplicate key beside text_hash, so one article under two URLs is one story.'",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
     Migration(3, "removed_lines_kind", tuple(_V3)),
     Migration(4, "article_lines", tuple(_V4)),
     Migration(5, "raw_archive", tuple(_V5)),
+    Migration(6, "articles_url_key", tuple(_V_URL_KEY)),
 )
 
 

@@ -42,6 +42,7 @@ class StoredArticle:
     run_id: str | None = None
     removed: list[RemovedLine] = field(default_factory=list)
     line_keys: list[int] = field(default_factory=list)  # keys of its short lines (learned-boilerplate candidates)
+    url_key: str | None = None  # canonical-URL key, an exact-duplicate key beside text_hash
 
 
 @dataclass(slots=True)
