@@ -57,12 +57,16 @@ def store_batch(
 
 def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite, verifier: Verifier) -> None:
     items = signed.articles
-    plan, keys = _plan_links(con, items, signed.signatures, config, verifier)
+    memo = _LinkMemo()
+    plan, keys = _plan_links(con, items, signed.signatures, config, verifier, memo)
+    before = [s.text_hash for s in items]
     sigs = _apply_learned_boilerplate(con, signed, plan.links, config, settings, summary, batch)
     if sigs is not signed.signatures:
         # lines that became boilerplate with this batch were stripped here, not in the workers:
         # link again on the final texts, so links never depend on where the batch was cut
-        plan, keys = _plan_links(con, items, sigs, config, verifier)
+        # (only pairs that involve a changed article are verified again)
+        memo.forget({i for i, s in enumerate(items) if s.text_hash != before[i]})
+        plan, keys = _plan_links(con, items, sigs, config, verifier, memo)
     links, cluster_ids = plan.links, plan.cluster_ids
 
     now = datetime.now(timezone.utc)
@@ -109,7 +113,19 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
     summary.clusters_merged += len(plan.merges)
 
 
-def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, verifier: Verifier):
+class _LinkMemo:
+    """What a second linking pass of the same batch can reuse: stored bodies and the
+    similarities of pairs whose texts did not change."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, object] = {}
+        self.sims: dict[tuple[int, int | str], float | None] = {}
+
+    def forget(self, changed: set[int]) -> None:
+        self.sims = {p: s for p, s in self.sims.items() if p[0] not in changed and p[1] not in changed}
+
+
+def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, verifier: Verifier, memo: _LinkMemo):
     """Find every candidate (batch and store), verify it, and decide each article's story."""
     keys = band_keys(signatures, config)
     url_keys = [url_key(s.article.url) for s in items]
@@ -117,12 +133,16 @@ def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config,
     stored_exact = store_articles.exact_matches(con, sorted({s.text_hash for s in items}))
     stored_by_url = store_articles.url_matches(con, [k for k in url_keys if k])
     hits = lsh_index.band_hits(con, keys)
-    fetched = store_articles.fetch_for_verification(con, sorted({aid for _, aid in hits}))
+    missing = sorted({aid for _, aid in hits} - memo.bodies.keys())
+    memo.bodies.update(store_articles.fetch_for_verification(con, missing))
+    fetched = {aid: memo.bodies[aid] for _, aid in hits if aid in memo.bodies}
     stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}
     pairs = candidate_pairs(new, stored_exact, hits, stored_by_url)
-    folded_new = {i: items[i].folded for i in {i for i, _ in pairs} | {o for _, o in pairs if isinstance(o, int)}}
-    stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in pairs if isinstance(o, str)}}
-    similarities = verifier(pairs, folded_new, stored_bodies)
+    todo = [p for p in pairs if p not in memo.sims]
+    folded_new = {i: items[i].folded for i in {i for i, _ in todo} | {o for _, o in todo if isinstance(o, int)}}
+    stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in todo if isinstance(o, str)}}
+    memo.sims.update(verifier(todo, folded_new, stored_bodies))
+    similarities = {p: memo.sims[p] for p in pairs}
     return link_to_story(new, stored_exact, hits, stored, config, similarities, stored_by_url), keys
 
 

@@ -271,7 +271,7 @@ def ingest(
             while in_flight:
                 n_items, rejections, pending = in_flight.popleft()
                 signed = parser.collect(pending) if pending is not None else None
-                run.store(signed, rejections, parser.verify)
+                run.store(signed, rejections)
                 nxt = next(chunks, None)
                 if nxt is not None:
                     dispatch(nxt)

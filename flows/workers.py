@@ -180,30 +180,6 @@ class ParsePool:
             for part in _split(raws, self.workers * 2)
         ]
 
-    def verify(self, pairs: Pairs, folded_new: dict[int, str], stored_bodies: dict[str, str]) -> Similarities:
-        """Verify candidate pairs, spread over the workers (pairs of one article stay together)."""
-        if self.pool is None or len(pairs) < 64:
-            return verify_candidates(pairs, folded_new, stored_bodies, self.config)
-        parts = _split(pairs, self.workers * 2)
-        # keep each article's pairs in one part, so its shingles are built once
-        for a, b in zip(parts, parts[1:]):
-            while b and a and b[0][0] == a[-1][0]:
-                a.append(b.pop(0))
-        futures = []
-        for part in filter(None, parts):
-            new_ids = {i for i, _ in part} | {o for _, o in part if isinstance(o, int)}
-            stored_ids = {o for _, o in part if isinstance(o, str)}
-            futures.append(
-                self.pool.submit(
-                    verify_candidates, part, {i: folded_new[i] for i in new_ids},
-                    {s: stored_bodies[s] for s in stored_ids}, self.config,
-                )
-            )
-        sims: Similarities = {}
-        for f in futures:
-            sims.update(f.result())
-        return sims
-
     def collect(self, pending: list[Future] | SignedBatch) -> SignedBatch:
         if isinstance(pending, SignedBatch):
             return pending
