@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flows.workers import SignedArticle, SignedBatch, Verifier
+from flows.workers import SignedArticle, SignedBatch
 from parsers.article import Article, Rejection
 from parsers.canonical_url import url_key
 from parsers.learned import line_key, strip_learned
 from parsers.normalize import fold_for_matching
-from parsers.signature import DedupConfig, band_keys, sign_many, text_hash
+from parsers.signature import DedupConfig, band_keys, exact_threshold_met, hashed_jaccard, shingle_hash_sets, sign_many, text_hash
 from parsers.story_links import NewArticle, StoredMatch, candidate_pairs, link_to_story
 from storage import articles as store_articles
 from storage import lsh_index
@@ -36,14 +36,13 @@ def store_batch(
     config: DedupConfig,
     settings: IngestSettings,
     summary: IngestSummary,
-    verifier: Verifier,
 ) -> BatchWrite:
     """Link one parsed batch to stories and write it in one transaction."""
     if signed is not None:
         rejections = rejections + signed.rejections
     batch = BatchWrite(articles=[], links=[], merges=[], rejections=rejections, boilerplate_counts=[])
     if signed is not None and signed.articles:
-        _link_batch(con, signed, config, settings, summary, batch, verifier)
+        _link_batch(con, signed, config, settings, summary, batch)
     write_batch(con, batch, summary.run_id)
     summary.rejected += len(rejections)
     summary.rejected_by_reason.update(r.reason for r in rejections)
@@ -55,10 +54,10 @@ def store_batch(
     return batch
 
 
-def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite, verifier: Verifier) -> None:
+def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite) -> None:
     items = signed.articles
     memo = _LinkMemo()
-    plan, keys = _plan_links(con, items, signed.signatures, config, verifier, memo)
+    plan, keys = _plan_links(con, items, signed.signatures, config, memo)
     before = [s.text_hash for s in items]
     sigs = _apply_learned_boilerplate(con, signed, plan.links, config, settings, summary, batch)
     if sigs is not signed.signatures:
@@ -66,7 +65,7 @@ def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: Batc
         # link again on the final texts, so links never depend on where the batch was cut
         # (only pairs that involve a changed article are verified again)
         memo.forget({i for i, s in enumerate(items) if s.text_hash != before[i]})
-        plan, keys = _plan_links(con, items, sigs, config, verifier, memo)
+        plan, keys = _plan_links(con, items, sigs, config, memo)
     links, cluster_ids = plan.links, plan.cluster_ids
 
     now = datetime.now(timezone.utc)
@@ -119,13 +118,28 @@ class _LinkMemo:
 
     def __init__(self) -> None:
         self.bodies: dict[str, object] = {}
+        self.stored_shingles: dict[str, np.ndarray] = {}
         self.sims: dict[tuple[int, int | str], float | None] = {}
 
     def forget(self, changed: set[int]) -> None:
         self.sims = {p: s for p, s in self.sims.items() if p[0] not in changed and p[1] not in changed}
 
 
-def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, verifier: Verifier, memo: _LinkMemo):
+def _verify(pairs, items: list[SignedArticle], stored_shingles: dict[str, np.ndarray], config) -> dict:
+    """Exact Jaccard of each candidate pair's shingle sets (as 64-bit hashes), None below the threshold."""
+    sims: dict[tuple[int, int | str], float | None] = {}
+    for i, other in pairs:
+        a = items[i].shingles
+        b = stored_shingles[other] if isinstance(other, str) else items[other].shingles
+        if a is None or b is None or not a.size or not b.size:
+            sims[(i, other)] = None
+            continue
+        inter, union = hashed_jaccard(a, b)
+        sims[(i, other)] = inter / union if exact_threshold_met(inter, union, config.threshold) else None
+    return sims
+
+
+def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config, memo: _LinkMemo):
     """Find every candidate (batch and store), verify it, and decide each article's story."""
     keys = band_keys(signatures, config)
     url_keys = [url_key(s.article.url) for s in items]
@@ -139,9 +153,10 @@ def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config,
     stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}
     pairs = candidate_pairs(new, stored_exact, hits, stored_by_url)
     todo = [p for p in pairs if p not in memo.sims]
-    folded_new = {i: items[i].folded for i in {i for i, _ in todo} | {o for _, o in todo if isinstance(o, int)}}
-    stored_bodies = {sid: fetched[sid].body or "" for sid in {o for _, o in todo if isinstance(o, str)}}
-    memo.sims.update(verifier(todo, folded_new, stored_bodies))
+    stored_ids = sorted({o for _, o in todo if isinstance(o, str)} - memo.stored_shingles.keys())
+    for sid, hashes in zip(stored_ids, shingle_hash_sets([fold_for_matching(fetched[sid].body or "") for sid in stored_ids], config.shingle_size)):
+        memo.stored_shingles[sid] = hashes
+    memo.sims.update(_verify(todo, items, memo.stored_shingles, config))
     similarities = {p: memo.sims[p] for p in pairs}
     return link_to_story(new, stored_exact, hits, stored, config, similarities, stored_by_url), keys
 
@@ -199,7 +214,10 @@ def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings
     if not resign:
         return signed.signatures
     sigs = signed.signatures.copy()
-    sigs[resign] = sign_many([items[i].folded for i in resign], config)
+    texts = [items[i].folded for i in resign]
+    sigs[resign] = sign_many(texts, config)
+    for i, hashes in zip(resign, shingle_hash_sets(texts, config.shingle_size)):
+        items[i].shingles = hashes
     return sigs
 
 

@@ -28,10 +28,8 @@ from flows.workers import (  # noqa: F401  (re-exported for flows.ingest)
     Learned,
     ParsePool,
     SignedBatch,
-    Verifier,
     parse_and_sign,
     relaxed_gc,
-    verify_candidates,
 )
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet, load_rules
@@ -216,13 +214,9 @@ class IngestRun:
         """The learned boilerplate committed so far, for workers to strip before signing."""
         return learned_boilerplate(self.con, self.settings.learn_min_stories)
 
-    def store(self, signed: SignedBatch | None, rejections: list[Rejection], verifier: Verifier | None = None) -> BatchWrite:
-        """Link a parsed batch to story clusters and write it in one transaction.
-
-        `verifier` computes candidate similarities (default: in this process).
-        """
-        verifier = verifier or (lambda pairs, new, stored: verify_candidates(pairs, new, stored, self.config))
-        batch = store_batch(self.con, signed, rejections, self.config, self.settings, self.summary, verifier)
+    def store(self, signed: SignedBatch | None, rejections: list[Rejection]) -> BatchWrite:
+        """Link a parsed batch to story clusters and write it in one transaction."""
+        batch = store_batch(self.con, signed, rejections, self.config, self.settings, self.summary)
         if self.first_commit_seconds is None:
             self.first_commit_seconds = time.perf_counter() - self.started
         self._publisher.after_batch(self.con)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,8 +22,7 @@ from parsers.dump import parse_raw
 from parsers.learned import learnable_lines, strip_learned
 from parsers.normalize import fold_for_matching
 from parsers.rules import RuleSet
-from parsers.signature import DedupConfig, sign_many, text_hash
-from parsers.story_links import verify_pairs
+from parsers.signature import DedupConfig, shingle_hash_sets, sign_many, text_hash
 
 log = logging.getLogger("newsdedup")
 
@@ -42,6 +41,7 @@ class SignedArticle:
     text_hash: str
     learnable: list[tuple[int, str]]
     word_count: int
+    shingles: np.ndarray | None = None  # sorted unique 64-bit shingle hashes, for verification
 
 
 @dataclass(slots=True)
@@ -93,19 +93,11 @@ def parse_and_sign(
                 article = strip_learned(article, hits, keyed=learnable)
         folded = fold_for_matching(article.body)
         done.append(SignedArticle(article_id, article, folded, text_hash(folded), learnable, article.word_count))
-    signatures = sign_many([a.folded for a in done], config)
+    folded = [a.folded for a in done]
+    signatures = sign_many(folded, config)
+    for a, hashes in zip(done, shingle_hash_sets(folded, config.shingle_size)):
+        a.shingles = hashes
     return SignedBatch(done, signatures, rejections)
-
-
-Pairs = list[tuple[int, int | str]]
-Similarities = dict[tuple[int, int | str], float | None]
-Verifier = Callable[[Pairs, dict[int, str], dict[str, str]], Similarities]
-
-
-def verify_candidates(pairs: Pairs, folded_new: dict[int, str], stored_bodies: dict[str, str], config: DedupConfig) -> Similarities:
-    """Exact Jaccard of candidate pairs (runs in a worker process): stored bodies are folded here."""
-    folded_stored = {sid: fold_for_matching(body) for sid, body in stored_bodies.items()}
-    return verify_pairs(pairs, folded_new, folded_stored, config)
 
 
 def relax_gc() -> None:

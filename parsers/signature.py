@@ -392,6 +392,44 @@ def _polymix32_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
     return (_fmix64(h64) >> np.uint64(32)).astype(np.uint32)
 
 
+def _polymix64_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The full 64-bit hash of every span (``_polymix32_spans`` keeps its top 32 bits)."""
+    fwd, inv = _powers(len(buf))
+    prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
+    terms = buf.astype(np.uint64)
+    terms += np.uint64(1)
+    terms *= fwd
+    np.cumsum(terms, dtype=np.uint64, out=prefix[1:])
+    h64 = prefix[ends]
+    h64 -= prefix[starts]
+    h64 *= inv[starts]
+    return _fmix64(h64)
+
+
+def shingle_hash_sets(folded_texts: list[str], k: int = 5) -> list[np.ndarray]:
+    """Each text's set of word k-gram shingles as sorted unique 64-bit hashes.
+
+    For verifying candidates: ``|A & B| / |A | B|`` on these arrays equals the exact Jaccard of
+    ``shingles()`` unless two different shingles of the pair share a 64-bit hash (about
+    |A|·|B| / 2**64, i.e. never in practice), at a fraction of the cost of string sets.
+    """
+    out: list[np.ndarray] = []
+    for g0 in range(0, len(folded_texts), _GROUP_DOCS):
+        canon = [t if _is_canonical(t) else " ".join(t.split()) for t in folded_texts[g0 : g0 + _GROUP_DOCS]]
+        buf = np.frombuffer("\n".join(canon).encode("utf-8"), dtype=np.uint8)
+        starts, ends, counts = _shingle_spans(buf, len(canon), k)
+        h = _polymix64_spans(buf, starts, ends)
+        for part in np.split(h, np.cumsum(counts)[:-1]):
+            out.append(np.unique(part))
+    return out
+
+
+def hashed_jaccard(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """(intersection, union) sizes of two sorted unique hash arrays."""
+    inter = int(np.intersect1d(a, b, assume_unique=True).size)
+    return inter, int(a.size + b.size - inter)
+
+
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int, scheme: str) -> tuple[np.ndarray, np.ndarray]:
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
