@@ -614,6 +614,33 @@ def _read_zip(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
                 yield Rejection(found.source, uri, "bad_archive", f"member unreadable: {err}")
 
 
+def _tar_end_problem(tf: tarfile.TarFile, path: str) -> str | None:
+    """Why a tar stream that ended without an error is still truncated, or None if it is whole.
+
+    In streaming mode tarfile takes an archive cut exactly between two members for a normal
+    end, so members after the cut would vanish without a trace. A whole archive ends with
+    two zero blocks after the last member, and a compressed one with its stream's end marker.
+    """
+    stream = tf.fileobj
+    decompressor = getattr(stream, "cmp", None)
+    if decompressor is not None and hasattr(decompressor, "eof"):
+        try:
+            while stream.read(1 << 16):
+                pass
+        except (EOFError, OSError, zlib.error) as err:
+            return f"compressed stream damaged after the last member: {err}"
+        if not decompressor.eof:
+            return f"archive truncated: the compressed stream ends without its end marker after {tf.offset:,} bytes of tar"
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if size < tf.offset + 2 * tarfile.BLOCKSIZE:
+        return f"archive truncated after {tf.offset:,} bytes: no end-of-archive blocks, members may be missing"
+    return None
+
+
 def _read_tar(found: _Found, source: str | None, limits: _Limits) -> Iterator[RawArticle | Rejection]:
     """Members of a tar (any compression), in streaming mode: one pass, no seeking."""
     try:
@@ -633,6 +660,9 @@ def _read_tar(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
             try:
                 member = next(members)
             except StopIteration:
+                problem = _tar_end_problem(tf, found.path)
+                if problem:
+                    yield Rejection(found.source, found.uri, "bad_archive", problem)
                 break
             except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
                 yield Rejection(

@@ -425,3 +425,45 @@ def test_symlinks_dangling_is_unreadable_and_linked_dirs_are_not_followed(tmp_pa
     assert ids(got)[:3] == [("d", "a.txt", "dump"), ("d", "b.txt", "unreadable"), ("d", "c.txt", "dump")]
     assert got[2].payload == story(3)
     assert len(got) == 3
+
+
+def _tar_of(tmp_path, n: int, mode: str) -> bytes:
+    import io
+    import tarfile as _tarfile
+
+    buf = io.BytesIO()
+    with _tarfile.open(fileobj=buf, mode=mode) as tf:
+        for i in range(n):
+            data = (f"Headline {i}\n\n" + " ".join([f"word{i}"] * 200)).encode()
+            info = _tarfile.TarInfo(f"a{i:02d}.txt")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_tar_gz_cut_between_members_is_rejected_not_silently_short(tmp_path):
+    data = _tar_of(tmp_path, 20, "w:gz")
+    for cut in (0.9, 0.97):
+        path = tmp_path / f"cut{cut}.tar.gz"
+        path.write_bytes(data[: int(len(data) * cut)])
+        items = list(iter_inputs([str(path)]))
+        rejected = [i for i in items if isinstance(i, Rejection)]
+        assert [r.reason for r in rejected] == ["bad_archive"], items
+        assert sum(isinstance(i, RawArticle) for i in items) <= 20  # the members before the cut still come
+
+
+def test_plain_tar_cut_exactly_at_a_member_boundary_is_rejected(tmp_path):
+    import io
+    import tarfile as _tarfile
+
+    data = _tar_of(tmp_path, 20, "w")
+    with _tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        boundary = tf.getmembers()[10].offset
+    path = tmp_path / "boundary.tar"
+    path.write_bytes(data[:boundary])
+    items = list(iter_inputs([str(path)]))
+    assert sum(isinstance(i, RawArticle) for i in items) == 10
+    assert [i.reason for i in items if isinstance(i, Rejection)] == ["bad_archive"]
+    whole = tmp_path / "whole.tar"
+    whole.write_bytes(data)
+    assert all(isinstance(i, RawArticle) for i in iter_inputs([str(whole)]))
