@@ -83,7 +83,8 @@ def ingest(
     """Ingest raw article dumps: clean, deduplicate into story clusters, store in DuckDB.
 
     Re-running on the same inputs adds nothing. Bad inputs are recorded in `rejected_inputs`
-    and the run goes on. Exit code 0: all ingested; 3: some inputs rejected; 1: failure.
+    and the run goes on. Exit code 0: all ingested; 3: some inputs rejected; 2: usage error
+    (nothing written); 1: failure.
 
     Example: `newsdedup ingest samples/ --db data/news.duckdb`
     """
@@ -139,7 +140,10 @@ def _print_summary(summary, db_path: Path) -> None:
         table.add_row(name, str(value))
     out.print(table)
     if summary.rejected:
-        out.print(f"{summary.rejected} input(s) rejected; see them with: newsdedup sql \"SELECT * FROM rejected_inputs WHERE run_id = '{summary.run_id}'\"")
+        out.print(
+            f"{summary.rejected} input(s) rejected (each recorded once, with the run that first saw it); see them with:\n"
+            '  newsdedup sql "SELECT source, source_uri, reason, detail FROM rejected_inputs ORDER BY rejected_at DESC"'
+        )
 
 
 def _print_flow_summary(result: dict) -> None:
@@ -199,9 +203,11 @@ def sql(
 
     The database is opened read-only: statements that would change it are refused.
 
+    `--format json` prints JSON Lines (one object per row).
+
     Example: `newsdedup sql "SELECT title, size FROM stories ORDER BY size DESC LIMIT 5"`
     """
-    from storage.queries import run_readonly_sql
+    from storage.queries import QueryFailed, QueryRefused, run_readonly_sql
     from storage.store import StoreError
 
     if format not in ("table", "csv", "json"):
@@ -209,6 +215,8 @@ def sql(
     path = _db(db)
     try:
         columns, rows = run_readonly_sql(path, query)
+    except (QueryRefused, QueryFailed) as e:  # the query is the problem, not the store
+        _fail(str(e), EXIT_USAGE)
     except StoreError as e:
         _fail(str(e))
     _emit(columns, rows, format)
@@ -224,6 +232,13 @@ def _plain(value):
     return value
 
 
+def _json_safe(value):
+    # JSON has no NaN or Infinity (SELECT 1/0 gives inf)
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
 def _emit(columns: list[str], rows: list[tuple], format: str) -> None:
     if format == "csv":
         w = csv.writer(sys.stdout)
@@ -231,11 +246,13 @@ def _emit(columns: list[str], rows: list[tuple], format: str) -> None:
         w.writerows(rows)
     elif format == "json":
         for row in rows:
-            sys.stdout.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=str) + "\n")
+            record = {c: _json_safe(v) for c, v in zip(columns, row)}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     else:
         table = Table()
         for c in columns:
-            table.add_column(c, overflow="fold")
+            # ids are meant to be copied: never wrap them
+            table.add_column(c, overflow="fold", no_wrap=c.endswith("_id"), min_width=16 if c.endswith("_id") else None)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         out.print(table)

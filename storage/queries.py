@@ -17,6 +17,10 @@ class QueryRefused(StoreError):
     """An ad-hoc query would write (or is not a single read statement)."""
 
 
+class QueryFailed(StoreError):
+    """An ad-hoc read query failed on its own terms (unknown table or column, bad cast...)."""
+
+
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -38,8 +42,8 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
 
     Raises:
         QueryRefused: the query writes, or is not exactly one statement; the message says why.
+        QueryFailed: the query itself fails (unknown table or column, bad cast...).
         StoreError: the store cannot be opened (missing, busy, not a store).
-        duckdb.Error: the query itself fails (syntax, unknown column...).
     """
     con = open_store(path, read_only=True)
     try:
@@ -57,9 +61,12 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
                 f"refused: {kind} statements are not allowed; the sql command is read-only "
                 "(SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)."
             )
-        cursor = con.execute(query)
-        columns = [d[0] for d in cursor.description]
-        return columns, cursor.fetchall()
+        try:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description]
+            return columns, cursor.fetchall()
+        except duckdb.Error as exc:
+            raise QueryFailed(f"query failed: {exc}") from exc
     finally:
         con.close()
 
@@ -104,6 +111,14 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
         row = con.execute("SELECT cluster_id FROM articles WHERE article_id = ?", [cluster_id]).fetchall()
         if row:
             cluster_id = row[0][0]
+            summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
+    if not summary and len(cluster_id) >= 6:
+        # a unique prefix of a story id is enough (ids are 16 hex characters)
+        found = con.execute(
+            "SELECT DISTINCT cluster_id FROM articles WHERE starts_with(cluster_id, ?) LIMIT 2", [cluster_id]
+        ).fetchall()
+        if len(found) == 1:
+            cluster_id = found[0][0]
             summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
     if not summary:
         raise KeyError(f"no story cluster {cluster_id!r}")

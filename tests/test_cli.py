@@ -96,9 +96,11 @@ def test_sql_is_read_only_and_formats(dump_dir: Path, tmp_path: Path):
     db = tmp_path / "news.duckdb"
     run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
     result = runner.invoke(app, ["sql", "DELETE FROM articles", "--db", str(db)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "read-only" in result.output.lower() or "read only" in result.output.lower()
     assert query(db, "SELECT count(*) FROM articles") == [(4,)]
+    failed = runner.invoke(app, ["sql", "SELECT nocolumn FROM articles", "--db", str(db)])
+    assert failed.exit_code == 2 and "nocolumn" in failed.output and "Traceback" not in failed.output
     csv_out = run("sql", "SELECT count(*) AS n FROM articles", "--db", str(db), "--format", "csv")
     assert csv_out.stdout.splitlines() == ["n", "4"]
     json_out = run("sql", "SELECT reason FROM rejected_inputs ORDER BY reason", "--db", str(db), "-f", "json")
@@ -113,6 +115,7 @@ def test_stories_and_story(dump_dir: Path, tmp_path: Path):
     assert cluster in listing.stdout
     shown = run("story", cluster, "--db", str(db))
     assert shown.exit_code == 0, shown.output
+    assert run("story", cluster[:8], "--db", str(db)).output == shown.output  # a unique prefix is enough
     assert "canonical" in shown.output and "near" in shown.output and "new headline" in shown.output
 
 
