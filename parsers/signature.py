@@ -380,16 +380,7 @@ def _polymix32_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
     Powers run over the whole buffer (j = position in buf): the sum over [s, e) is then
     P**s times the span's own hash, re-based with P**-s (P is odd, so invertible mod 2**64).
     """
-    fwd, inv = _powers(len(buf))
-    prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
-    terms = buf.astype(np.uint64)
-    terms += np.uint64(1)
-    terms *= fwd
-    np.cumsum(terms, dtype=np.uint64, out=prefix[1:])
-    h64 = prefix[ends]
-    h64 -= prefix[starts]
-    h64 *= inv[starts]
-    return (_fmix64(h64) >> np.uint64(32)).astype(np.uint32)
+    return (_polymix64_spans(buf, starts, ends) >> np.uint64(32)).astype(np.uint32)
 
 
 def _polymix64_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -65,25 +65,7 @@ def exact_matches(con: duckdb.DuckDBPyConnection, text_hashes: Sequence[str]) ->
         ``{text_hash: StoredMatch}`` (without body) for the hashes found; ``cluster_rank`` is
         the seq of the matched article's cluster founder.
     """
-    wanted = sorted(set(text_hashes))
-    if not wanted:
-        return {}
-    rows = con.execute(
-        """
-        SELECT text_hash, arg_min(article_id, seq) AS article_id,
-               arg_min(cluster_id, seq) AS cluster_id, min(seq) AS seq
-        FROM articles
-        WHERE text_hash = ANY(?)
-        GROUP BY text_hash
-        """,
-        [wanted],
-    ).fetchall()
-    # a holder that founded its cluster is its own rank; others need their founder's seq
-    founders = _founder_seqs(con, {cid for _, aid, cid, _ in rows if cid != aid})
-    return {
-        text_hash: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq) if cid != aid else seq, seq=seq)
-        for text_hash, aid, cid, seq in rows
-    }
+    return _first_holders(con, "text_hash", text_hashes)
 
 
 def url_matches(con: duckdb.DuckDBPyConnection, url_keys: Sequence[str]) -> dict[str, StoredMatch]:
@@ -92,19 +74,27 @@ def url_matches(con: duckdb.DuckDBPyConnection, url_keys: Sequence[str]) -> dict
     Returns:
         ``{url_key: StoredMatch}`` (without body), like ``exact_matches``.
     """
-    wanted = sorted({k for k in url_keys if k})
+    return _first_holders(con, "url_key", url_keys)
+
+
+def _first_holders(con: duckdb.DuckDBPyConnection, column: str, keys: Sequence[str]) -> dict[str, StoredMatch]:
+    """The lowest-seq article per value of an exact-duplicate key column (a narrow scan)."""
+    if column not in ("text_hash", "url_key"):
+        raise ValueError(f"not an exact-duplicate key column: {column!r}")
+    wanted = sorted({k for k in keys if k})
     if not wanted:
         return {}
     rows = con.execute(
-        """
-        SELECT url_key, arg_min(article_id, seq) AS article_id,
+        f"""
+        SELECT {column}, arg_min(article_id, seq) AS article_id,
                arg_min(cluster_id, seq) AS cluster_id, min(seq) AS seq
         FROM articles
-        WHERE url_key = ANY(?)
-        GROUP BY url_key
+        WHERE {column} = ANY(?)
+        GROUP BY {column}
         """,
         [wanted],
     ).fetchall()
+    # a holder that founded its cluster is its own rank; others need their founder's seq
     founders = _founder_seqs(con, {cid for _, aid, cid, _ in rows if cid != aid})
     return {
         key: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq) if cid != aid else seq, seq=seq)

@@ -25,8 +25,8 @@ class StoreError(RuntimeError):
 
 
 def _memory_limit() -> str:
-    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``), default ``2GB``."""
-    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "2GB").strip()
+    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``), default ``1GB``."""
+    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "1GB").strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
     return value
