@@ -17,7 +17,7 @@ from storage.batch import record_rejections, write_batch
 from storage.boilerplate import learned_lines
 from storage.dedup_config import ensure_dedup_config
 from storage.lsh_index import band_hits
-from storage.queries import QueryRefused, rejected, run_readonly_sql, run_summary, story, top_stories
+from storage.queries import QueryFailed, QueryRefused, rejected, run_readonly_sql, run_summary, story, top_stories
 from storage.records import BatchWrite, DuplicateLink, StoredArticle
 from storage.runs import finish_run, start_run
 from storage.store import StoreError, default_db_path, open_store
@@ -188,7 +188,7 @@ def test_readonly_sql_reads_and_refuses_writes(tmp_path):
                       "SELECT 1; DELETE FROM articles"]:
         with pytest.raises(QueryRefused):
             run_readonly_sql(path, statement)
-    with pytest.raises(duckdb.Error):  # reading other files is disabled too
+    with pytest.raises(QueryFailed, match="read_csv|external|disabled"):  # reading other files is disabled too
         run_readonly_sql(path, f"SELECT * FROM read_csv('{path}')")
     assert run_readonly_sql(path, "SELECT count(*) FROM articles")[1] == [(1,)]
 
