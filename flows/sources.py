@@ -78,7 +78,7 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -597,12 +597,7 @@ def _read_zip(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
                 continue
             expanded += info.file_size
             if expanded > limits.max_archive_bytes:
-                yield Rejection(
-                    found.source,
-                    found.uri,
-                    "bad_archive",
-                    f"archive expands past {limits.max_archive_bytes:,} bytes at {name!r}; remaining members not read",
-                )
+                yield _expands_too_far(found, limits, name)
                 return
             try:
                 with zf.open(info) as stream:
@@ -612,6 +607,16 @@ def _read_zip(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
                 yield Rejection(found.source, uri, "bad_archive", f"member unreadable: {err}")
             except OSError as err:
                 yield Rejection(found.source, uri, "bad_archive", f"member unreadable: {err}")
+
+
+def _expands_too_far(found: _Found, limits: _Limits, name: str) -> Rejection:
+    """The archive's total expanded size passed the cap at member `name` (bomb guard)."""
+    return Rejection(
+        found.source,
+        found.uri,
+        "bad_archive",
+        f"archive expands past {limits.max_archive_bytes:,} bytes at {name!r}; remaining members not read",
+    )
 
 
 def _tar_end_problem(tf: tarfile.TarFile, path: str) -> str | None:
@@ -685,12 +690,7 @@ def _read_tar(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
                 continue
             expanded += member.size
             if expanded > limits.max_archive_bytes:
-                yield Rejection(
-                    found.source,
-                    found.uri,
-                    "bad_archive",
-                    f"archive expands past {limits.max_archive_bytes:,} bytes at {name!r}; remaining members not read",
-                )
+                yield _expands_too_far(found, limits, name)
                 break
             if member.size > limits.max_bytes and _kind_of(name) != "jsonl":
                 yield _too_large(found.source, uri, member.size, limits.max_bytes, what="member (declared)")
