@@ -17,6 +17,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,20 +50,25 @@ def _db(path: Optional[Path]) -> Path:
 
 def _read(db: Optional[Path], query):
     """Open the store read-only, run `query(con)`, close; store errors become a clean exit."""
-    from storage.store import StoreError, open_store
+    from storage.store import StoreError, open_store, store_errors
 
+    path = _db(db)
     try:
-        con = open_store(_db(db), read_only=True)
+        con = open_store(path, read_only=True)
     except StoreError as e:
         _fail(str(e))
     try:
-        return query(con)
+        with store_errors(path):
+            return query(con)
+    except StoreError as e:
+        _fail(str(e))
     finally:
         con.close()
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    # one line, never wrapped: scripts and logs grep it
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -318,6 +324,73 @@ def _print_story(found: dict) -> None:
         out.print(f"\n[bold]{a['article_id']}[/]  {a['source']}  {a['source_uri']}")
         out.print(f"  {a['title']}")
         out.print(f"  {how}; {a['removed_lines']} boilerplate lines removed")
+
+
+@app.command("export")
+def export_(
+    directory: Path = typer.Argument(..., help="New or empty folder to write: one Parquet file per table and manifest.json."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Back up the whole store: every table to Parquet, plus a manifest (schema version, row counts, SHA-256 of each file, dedup config).
+
+    Waits for a running ingest to finish (the writer lock), then reads every table in one
+    transaction, so the export is one consistent state; readers may stay open. The store is
+    only read. Restore with `newsdedup import`.
+
+    Example: `newsdedup export backups/2026-11-25 --db data/news.duckdb`
+    """
+    from flows.pipeline import VERSION
+    from storage.backup import BackupRefused, export_store
+    from storage.store import StoreError
+
+    path = _db(db)
+    try:
+        manifest = export_store(path, directory, VERSION)
+    except BackupRefused as e:
+        _fail(str(e), EXIT_USAGE)
+    except StoreError as e:
+        _fail(str(e))
+    _print_tables(f"export {path} → {directory} (schema version {manifest['schema_version']})",
+                  {t: e["rows"] for t, e in manifest["tables"].items()})
+
+
+@app.command("import")
+def import_(
+    directory: Path = typer.Argument(..., help="A folder written by `newsdedup export`."),
+    db: Optional[Path] = DbOption,
+    force: bool = typer.Option(False, "--force", help="Replace --db if it already exists (atomically, once the import is complete)."),
+) -> None:
+    """Restore a `newsdedup export` folder into a new store file (--db), row for row.
+
+    Checks the manifest and every file's checksum, refuses an export from a newer schema,
+    upgrades an older one with the migrations, and checks every table's row count. Refuses
+    an existing --db unless --force.
+
+    Example: `newsdedup import backups/2026-11-25 --db data/restored.duckdb`
+    """
+    from storage.backup import BackupRefused, import_store
+    from storage.store import StoreError
+
+    path = _db(db)
+    try:
+        report = import_store(directory, path, force=force)
+    except BackupRefused as e:
+        _fail(str(e), EXIT_USAGE)
+    except StoreError as e:
+        _fail(str(e))
+    migrated = report["schema_version_exported"], report["schema_version"]
+    how = f"schema version {migrated[1]}" + (f", migrated from {migrated[0]}" if migrated[0] != migrated[1] else "")
+    _print_tables(f"import {directory} → {path} ({how})", report["tables"])
+
+
+def _print_tables(title: str, counts: dict[str, int]) -> None:
+    out.print(title, soft_wrap=True, highlight=False)
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    out.print(table)
 
 
 from flows.cli_fetch import register as _register_web_commands  # noqa: E402  (fetch, reprocess)

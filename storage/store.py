@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -160,6 +162,34 @@ def _store_error_from(path: Path, exc: duckdb.Error, read_only: bool) -> StoreEr
         f"cannot open store {path}: the file looks damaged or unreadable ({_one_line(message)}). "
         "Restore it from a backup (newsdedup import) or move it aside; it was not modified."
     )
+
+
+def is_damage(exc: duckdb.Error) -> bool:
+    """True if a DuckDB error says the file itself is damaged (a block fails its checksum or is missing).
+
+    DuckDB checks a block when a query first reads it, so a store damaged past its header
+    opens fine and fails in the query that reaches the block.
+    """
+    message = str(exc)
+    return "Corrupt database file" in message or "Could not read enough bytes" in message or isinstance(exc, duckdb.IOException)
+
+
+@contextmanager
+def store_errors(path: str | Path) -> Iterator[None]:
+    """Turn a DuckDB error raised by a query on the store at `path` into a one-line StoreError.
+
+    Raises:
+        StoreError: naming the file; for a damaged file, saying to restore it from a backup.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise StoreError(
+                f"store {path} is damaged ({_one_line(str(exc))}). Restore it from a backup "
+                "(newsdedup import) or move it aside; it was not modified."
+            ) from exc
+        raise StoreError(f"query on store {path} failed: {_one_line(str(exc))}") from exc
 
 
 def open_store(

@@ -3,77 +3,21 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from flows.pipeline import IngestSettings, ingest
 from storage.migrations import MIGRATIONS, apply_migrations, latest_version, schema_version
 from storage.store import StoreError, open_store
-
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-
-def _tables(con: duckdb.DuckDBPyConnection, schema: str = "main", catalog: str | None = None) -> dict[str, list[str]]:
-    """{table: [column, ...]} in column order."""
-    rows = con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal AND schema_name = ? "
-        "AND database_name = coalesce(?, current_database()) AND table_name IN "
-        "(SELECT table_name FROM duckdb_tables() WHERE database_name = coalesce(?, current_database())) "
-        "ORDER BY table_name, column_index",
-        [schema, catalog, catalog],
-    ).fetchall()
-    out: dict[str, list[str]] = {}
-    for table, column in rows:
-        out.setdefault(table, []).append(column)
-    return out
-
-
-@pytest.fixture(scope="module")
-def ingested(tmp_path_factory) -> Path:
-    """A current store filled by the real ingest of samples/ (articles, links, learned lines, rejections, urls)."""
-    db = tmp_path_factory.mktemp("current") / "news.duckdb"
-    ingest([str(SAMPLES)], IngestSettings(db_path=db, workers=0))
-    return db
-
-
-def _store_at(version: int, ingested: Path, path: Path) -> Path:
-    """A store at schema `version` holding the ingested rows, in the columns that version has.
-
-    The schema is built by the real migrations stopped at `version`; every row of the ingested
-    store is copied into it (the columns later migrations added are left out, as an old
-    newsdedup would have written them), so the upgrade below runs on a populated old file.
-    """
-    con = duckdb.connect(str(path))
-    assert apply_migrations(con, target_version=version) == list(range(1, version + 1))
-    con.execute(f"ATTACH '{ingested}' AS src (READ_ONLY)").fetchall()
-    for table, columns in _tables(con).items():
-        if table == "schema_migrations":
-            continue
-        cols = ", ".join(columns)
-        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM src.{table}").fetchall()
-    con.execute("DETACH src").fetchall()
-    con.close()
-    return path
-
-
-def _same_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], a: str, b: str) -> bool:
-    cols = ", ".join(columns)
-    diff = con.execute(
-        f"SELECT count(*) FROM ((SELECT {cols} FROM {a}.{table} EXCEPT ALL SELECT {cols} FROM {b}.{table}) "
-        f"UNION ALL (SELECT {cols} FROM {b}.{table} EXCEPT ALL SELECT {cols} FROM {a}.{table}))"
-    ).fetchall()[0][0]
-    return diff == 0
-
+from tests.conftest import same_rows, store_at_version, table_columns
 
 @pytest.mark.parametrize("version", [latest_version() - 2, 1])
-def test_populated_old_store_upgrades_keeping_every_row(version, ingested, tmp_path):
+def test_populated_old_store_upgrades_keeping_every_row(version, ingested_samples, tmp_path):
     """The previous schema (the last with a DDL change) and v1, each filled by a real ingest, then opened by this code."""
-    old = _store_at(version, ingested, tmp_path / "old.duckdb")
+    old = store_at_version(version, ingested_samples, tmp_path / "old.duckdb")
     before = shutil.copy(old, tmp_path / "before.duckdb")
     con = duckdb.connect(str(before), read_only=True)
-    old_tables = _tables(con)
+    old_tables = table_columns(con)
     old_counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in old_tables}
     con.close()
     assert old_counts["articles"] == 25 and old_counts["lsh_bands"] > 0 and old_counts["removed_lines"] > 0
@@ -81,8 +25,8 @@ def test_populated_old_store_upgrades_keeping_every_row(version, ingested, tmp_p
     con = open_store(old)  # the upgrade
     assert schema_version(con) == latest_version()
     con.execute(f"ATTACH '{before}' AS before (READ_ONLY)").fetchall()
-    con.execute(f"ATTACH '{ingested}' AS current (READ_ONLY)").fetchall()
-    new_tables = _tables(con)
+    con.execute(f"ATTACH '{ingested_samples}' AS current (READ_ONLY)").fetchall()
+    new_tables = table_columns(con)
     for table, columns in old_tables.items():
         assert new_tables[table][: len(columns)] == columns, table  # new columns only at the end
         if table == "schema_migrations":  # the old records stay as they were; the new ones follow
@@ -90,23 +34,23 @@ def test_populated_old_store_upgrades_keeping_every_row(version, ingested, tmp_p
             assert con.execute(f"SELECT count(*) FROM ({old_rows} EXCEPT ALL SELECT * FROM schema_migrations)").fetchall() == [(0,)]
             continue
         assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == old_counts[table], table
-        assert _same_rows(con, table, columns, "main", "before"), table
+        assert same_rows(con, table, columns, "main", "before"), table
     migrations = con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
     assert migrations == [(m.version, m.name) for m in MIGRATIONS]
     # the columns added since are filled as the current ingest fills them
     if "url_key" not in old_tables["articles"]:
         assert con.execute("SELECT count(url_key) FROM articles").fetchall() == [(3,)]
-        assert _same_rows(con, "articles", ["article_id", "url_key"], "main", "current")
+        assert same_rows(con, "articles", ["article_id", "url_key"], "main", "current")
     if "kind" not in old_tables["removed_lines"]:
         assert con.execute("SELECT count(*) FROM removed_lines WHERE kind IS NULL").fetchall() == [(0,)]
-        assert _same_rows(con, "removed_lines", ["article_id", "position", "rule", "kind"], "main", "current")
+        assert same_rows(con, "removed_lines", ["article_id", "position", "rule", "kind"], "main", "current")
     if "error" not in old_tables["ingest_runs"]:  # why an old run failed was never recorded
         assert con.execute("SELECT count(error) FROM ingest_runs").fetchall() == [(0,)]
     con.close()
 
 
-def test_failed_migration_leaves_the_store_at_its_version_and_readable(ingested, tmp_path):
-    old = _store_at(latest_version() - 2, ingested, tmp_path / "old.duckdb")
+def test_failed_migration_leaves_the_store_at_its_version_and_readable(ingested_samples, tmp_path):
+    old = store_at_version(latest_version() - 2, ingested_samples, tmp_path / "old.duckdb")
     con = duckdb.connect(str(old))
     con.execute("ALTER TABLE articles ADD COLUMN url_key VARCHAR").fetchall()  # the next migration now fails
     con.close()
