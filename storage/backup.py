@@ -34,7 +34,7 @@ import duckdb
 from storage.locking import open_store_when_free, writer_lock
 from storage.migrations import apply_migrations, latest_version, schema_version
 from storage.snapshot import snapshot_path
-from storage.store import StoreError, inspect_store_file
+from storage.store import StoreError, inspect_store_file, store_errors
 from storage.transaction import transaction
 
 FORMAT = "newsdedup-export"
@@ -125,7 +125,8 @@ def export_store(db_path: str | Path, out_dir: str | Path, newsdedup_version: st
         with writer_lock(db_path, timeout, what="export") as deadline:
             con = open_store_when_free(db_path, deadline, read_only=True, snapshot_fallback=False, older_ok=True)
             try:
-                manifest = _export_tables(con, db_path, work, newsdedup_version)
+                with store_errors(db_path):  # a damaged block shows when COPY reads it
+                    manifest = _export_tables(con, db_path, work, newsdedup_version)
             finally:
                 con.close()
         for entry in manifest["tables"].values():

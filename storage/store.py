@@ -175,8 +175,13 @@ def is_damage(exc: duckdb.Error) -> bool:
 
 
 @contextmanager
-def store_errors(path: str | Path) -> Iterator[None]:
+def store_errors(path: str | Path, only_damage: bool = False) -> Iterator[None]:
     """Turn a DuckDB error raised by a query on the store at `path` into a one-line StoreError.
+
+    Args:
+        path: the store, for the message.
+        only_damage: translate only errors that say the file is damaged; others propagate
+            unchanged (a writer's own bug keeps its traceback).
 
     Raises:
         StoreError: naming the file; for a damaged file, saying to restore it from a backup.
@@ -184,6 +189,8 @@ def store_errors(path: str | Path) -> Iterator[None]:
     try:
         yield
     except duckdb.Error as exc:
+        if only_damage and not is_damage(exc):
+            raise
         if is_damage(exc):
             raise StoreError(
                 f"store {path} is damaged ({_one_line(str(exc))}). Restore it from a backup "
