@@ -167,7 +167,8 @@ def clean(
 ) -> None:
     """Parse and clean one dump or HTML page; print the article as JSON (title, dateline, byline, paragraphs, captions, removed lines and the rule that removed each).
 
-    Nothing is written. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
+    Nothing is written. Exit code 0: parsed; 1: the input is rejected (empty, binary...);
+    2: no such file or a bad rules file. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
     """
     from parsers.article import RawArticle, Rejected
     from parsers.dump import parse_raw
@@ -178,7 +179,10 @@ def clean(
     except OSError as e:
         _fail(f"cannot read {file}: {e.strerror or e}", EXIT_USAGE)
     name = source or ("stdin" if file == "-" else Path(file).resolve().parent.name)
-    ruleset = load_rules(rules) if rules else RuleSet()
+    try:
+        ruleset = load_rules(rules) if rules else RuleSet()
+    except ValueError as e:  # a bad rules file, like a bad option
+        _fail(f"rules file {rules}: {e}", EXIT_USAGE)
     head = payload[:512].lstrip().lower()
     is_html = file.lower().endswith((".html", ".htm")) or head.startswith((b"<!doctype html", b"<html"))
     try:
@@ -210,14 +214,14 @@ def sql(
     The database is opened read-only: statements that would change it are refused.
 
     `--format json` prints JSON Lines (one object per row).
+    Exit code 0: answered; 2: the query is refused or fails, or a bad --format; 1: the store is unusable.
 
     Example: `newsdedup sql "SELECT title, size FROM stories ORDER BY size DESC LIMIT 5"`
     """
     from storage.queries import QueryFailed, QueryRefused, run_readonly_sql
     from storage.store import StoreError
 
-    if format not in ("table", "csv", "json"):
-        _fail("--format must be table, csv or json", EXIT_USAGE)
+    _check_format(format)
     path = _db(db)
     try:
         columns, rows = run_readonly_sql(path, query)
@@ -226,6 +230,11 @@ def sql(
     except StoreError as e:
         _fail(str(e))
     _emit(columns, rows, format)
+
+
+def _check_format(format: str) -> None:
+    if format not in ("table", "csv", "json"):
+        _fail(f"--format must be table, csv or json (not {format!r})", EXIT_USAGE)
 
 
 def _minute(value):
@@ -272,10 +281,13 @@ def stories(
 ) -> None:
     """List the largest story clusters: canonical title, size, outlets, first and last seen.
 
+    Exit code 0: listed; 2: a bad --format; 1: the store is unusable.
+
     Example: `newsdedup stories --limit 5`
     """
     from storage.queries import top_stories
 
+    _check_format(format)
     found = _read(db, lambda con: top_stories(con, limit))
     columns = ["cluster_id", "size", "n_sources", "title", "sources", "first_seen", "last_seen"]
     rows = [tuple(_plain(s[c]) for c in columns) for s in found]
@@ -290,6 +302,8 @@ def story(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Show one story cluster: its articles, outlets, how similar each copy is, and what each copy changed.
+
+    Exit code 0: shown; 2: no story or article has that id; 1: the store is unusable.
 
     Example: `newsdedup story 3f2a9c0d1e2b4a5f`
     """
@@ -335,7 +349,8 @@ def export_(
 
     Waits for a running ingest to finish (the writer lock), then reads every table in one
     transaction, so the export is one consistent state; readers may stay open. The store is
-    only read. Restore with `newsdedup import`.
+    only read. Restore with `newsdedup import`. Exit code 0: written; 2: DIRECTORY is not a
+    new or empty folder; 1: the store is missing, unusable or stays busy.
 
     Example: `newsdedup export backups/2026-11-25 --db data/news.duckdb`
     """
@@ -364,7 +379,8 @@ def import_(
 
     Checks the manifest and every file's checksum, refuses an export from a newer schema,
     upgrades an older one with the migrations, and checks every table's row count. Refuses
-    an existing --db unless --force.
+    an existing --db unless --force. Exit code 0: restored; 2: no export at DIRECTORY, or --db
+    exists; 1: the export is damaged, incomplete or from a newer newsdedup (nothing written).
 
     Example: `newsdedup import backups/2026-11-25 --db data/restored.duckdb`
     """
