@@ -275,7 +275,7 @@ def import_store(in_dir: str | Path, db_path: str | Path, force: bool = False, t
 def _restore(manifest: dict[str, Any], in_dir: Path, work: Path) -> dict[str, Any]:
     """Build the store at ``work``: schema at the export's version, rows, counts checked, migrations."""
     version = manifest["schema_version"]
-    con = duckdb.connect(str(work), config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+    con = duckdb.connect(str(work))
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         apply_migrations(con, target_version=version)

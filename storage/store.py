@@ -9,8 +9,8 @@ replaced by a new empty database: ``inspect_store_file`` reads its first bytes (
 an empty, text, SQLite or Parquet file, or a DuckDB header cut short), ``open_store`` then
 checks that the file is as long as its header says (a truncated copy), that it holds the
 newsdedup schema (not another application's tables) and that its schema is not newer than
-this code. Extensions are never auto-loaded, so a foreign file cannot make DuckDB reach for
-the network.
+this code. (DuckDB itself would take an SQLite file for an attachment and try to download its
+SQLite extension: the first-bytes check keeps such files away from it.)
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used: busy, not a DuckDB file, corrupted, or too new."""
 
 
+class OpenInThisProcess(StoreError):
+    """This process already has the file open with other settings (DuckDB shares one instance per file)."""
+
+
 # a DuckDB file: 8 bytes of checksum, then the magic; then two database headers (4 KiB each
 # after the 4 KiB main header) before the first block
 _DUCKDB_MAGIC = b"DUCK"
 _DUCKDB_HEADERS = 3 * 4096
-# DuckDB stops reading a file whose header names an extension's format (SQLite) and tries to
-# load that extension; newsdedup needs only the built-in ones (json, parquet, icu)
-_CONNECT_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
 
 
 def _one_line(text: str) -> str:
@@ -153,6 +154,11 @@ def _store_error_from(path: Path, exc: duckdb.Error, read_only: bool) -> StoreEr
         return StoreError(f"no store at {path}: run an ingest first to create it.")
     if "Could not read enough bytes" in message:
         return StoreError(_truncated(path))
+    if "different configuration than existing connections" in message:
+        return OpenInThisProcess(
+            f"store {path} is already open in this process with other settings (read-only vs "
+            "read-write, or a plain duckdb.connect); close that connection first, or use it."
+        )
     if "newer version of DuckDB" in message or "older version of DuckDB" in message or "storage version" in message:
         return StoreError(
             f"cannot open store {path}: it was written by another DuckDB version ({_one_line(message)}). "
@@ -232,7 +238,10 @@ def open_store(
         return _connect_checked(path, True, snapshot_fallback, older_ok)
     if exists:
         # every check on a read-only connection first: a refused file is never opened for writing
-        _connect_checked(path, True, snapshot_fallback=False, older_ok=True).close()
+        try:
+            _connect_checked(path, True, snapshot_fallback=False, older_ok=True).close()
+        except OpenInThisProcess:
+            pass  # open read-write here already, so checked already; DuckDB shares that instance
     else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +266,7 @@ def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older
     """Connect to the store (or, read-only and busy, its snapshot), set the session, run the checks."""
     opened = path
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config=_CONNECT_CONFIG)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         error = _store_error_from(path, exc, read_only)
         snapshot = snapshot_path(path)
@@ -265,7 +274,7 @@ def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older
             raise error from exc
         # a writer holds the file: answer from the snapshot it publishes (storage/snapshot.py)
         try:
-            con = duckdb.connect(str(snapshot), read_only=True, config=_CONNECT_CONFIG)
+            con = duckdb.connect(str(snapshot), read_only=True)
         except duckdb.Error:
             raise error from exc
         opened = snapshot
@@ -275,7 +284,8 @@ def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older
         con.execute(f"SET memory_limit = '{_memory_limit()}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
-        _check_complete(con, opened)
+        if read_only:  # a read-write instance of this process may have blocks not yet on disk
+            _check_complete(con, opened)
         _check_is_newsdedup_store(con, path)
         current = schema_version(con)
         if current > latest_version():

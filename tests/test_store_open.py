@@ -190,3 +190,19 @@ def test_unreadable_store(ingested_samples, tmp_path, inputs):
             assert result.exit_code == 1 and "cannot read" in result.output and str(db) in result.output, (name, result.output)
     finally:
         db.chmod(0o644)
+
+
+def test_a_store_open_in_this_process_opens_again(tmp_path):
+    """DuckDB shares one instance per file in a process: the read-only pre-check must not get in its way."""
+    from storage.store import StoreError, open_store
+
+    db = tmp_path / "news.duckdb"
+    first = open_store(db)
+    second = open_store(db)  # the same process, read-write again (the writer's helpers do this)
+    plain = duckdb.connect(str(db))
+    third = open_store(db)
+    assert third.execute("SELECT count(*) FROM articles").fetchall() == [(0,)]
+    with pytest.raises(StoreError, match="already open in this process"):
+        open_store(db, read_only=True)
+    for con in (first, second, plain, third):
+        con.close()
