@@ -34,7 +34,7 @@ import duckdb
 from storage.locking import open_store_when_free, writer_lock
 from storage.migrations import apply_migrations, latest_version, schema_version
 from storage.snapshot import snapshot_path
-from storage.store import StoreError, inspect_store_file, store_errors
+from storage.store import StoreError, inspect_store_file, memory_limit, store_errors
 from storage.transaction import transaction
 
 FORMAT = "newsdedup-export"
@@ -278,6 +278,8 @@ def _restore(manifest: dict[str, Any], in_dir: Path, work: Path) -> dict[str, An
     con = duckdb.connect(str(work))
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
+        con.execute(f"SET memory_limit = '{memory_limit()}'").fetchall()  # as for every store connection
+        con.execute("SET preserve_insertion_order = false").fetchall()  # lets the bulk inserts stream
         apply_migrations(con, target_version=version)
         expected = store_tables(con)
         exported = {table: [tuple(c) for c in entry["columns"]] for table, entry in manifest["tables"].items()}

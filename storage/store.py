@@ -116,7 +116,7 @@ def _truncated(path: Path) -> str:
     )
 
 
-def _memory_limit() -> str:
+def memory_limit() -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``), default ``1GB``."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "1GB").strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
@@ -281,7 +281,7 @@ def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB would cache up to 80% of RAM; a bounded pool keeps a long ingest's memory flat
-        con.execute(f"SET memory_limit = '{_memory_limit()}'").fetchall()
+        con.execute(f"SET memory_limit = '{memory_limit()}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
         if read_only:  # a read-write instance of this process may have blocks not yet on disk

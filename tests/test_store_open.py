@@ -198,7 +198,7 @@ def test_a_store_open_in_this_process_opens_again(tmp_path):
 
     db = tmp_path / "news.duckdb"
     first = open_store(db)
-    second = open_store(db)  # the same process, read-write again (the writer's helpers do this)
+    second = open_store(db)  # the same process, read-write again (scripts and tests do this)
     plain = duckdb.connect(str(db))
     third = open_store(db)
     assert third.execute("SELECT count(*) FROM articles").fetchall() == [(0,)]
