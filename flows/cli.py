@@ -17,6 +17,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,20 +50,25 @@ def _db(path: Optional[Path]) -> Path:
 
 def _read(db: Optional[Path], query):
     """Open the store read-only, run `query(con)`, close; store errors become a clean exit."""
-    from storage.store import StoreError, open_store
+    from storage.store import StoreError, open_store, store_errors
 
+    path = _db(db)
     try:
-        con = open_store(_db(db), read_only=True)
+        con = open_store(path, read_only=True)
     except StoreError as e:
         _fail(str(e))
     try:
-        return query(con)
+        with store_errors(path):
+            return query(con)
+    except StoreError as e:
+        _fail(str(e))
     finally:
         con.close()
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    # one line, never wrapped: scripts and logs grep it
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -161,7 +167,8 @@ def clean(
 ) -> None:
     """Parse and clean one dump or HTML page; print the article as JSON (title, dateline, byline, paragraphs, captions, removed lines and the rule that removed each).
 
-    Nothing is written. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
+    Nothing is written. Exit code 0: parsed; 1: the input is rejected (empty, binary...);
+    2: no such file or a bad rules file. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
     """
     from parsers.article import RawArticle, Rejected
     from parsers.dump import parse_raw
@@ -172,7 +179,10 @@ def clean(
     except OSError as e:
         _fail(f"cannot read {file}: {e.strerror or e}", EXIT_USAGE)
     name = source or ("stdin" if file == "-" else Path(file).resolve().parent.name)
-    ruleset = load_rules(rules) if rules else RuleSet()
+    try:
+        ruleset = load_rules(rules) if rules else RuleSet()
+    except ValueError as e:  # a bad rules file, like a bad option
+        _fail(f"rules file {rules}: {e}", EXIT_USAGE)
     head = payload[:512].lstrip().lower()
     is_html = file.lower().endswith((".html", ".htm")) or head.startswith((b"<!doctype html", b"<html"))
     try:
@@ -204,14 +214,14 @@ def sql(
     The database is opened read-only: statements that would change it are refused.
 
     `--format json` prints JSON Lines (one object per row).
+    Exit code 0: answered; 2: the query is refused or fails, or a bad --format; 1: the store is unusable.
 
     Example: `newsdedup sql "SELECT title, size FROM stories ORDER BY size DESC LIMIT 5"`
     """
     from storage.queries import QueryFailed, QueryRefused, run_readonly_sql
     from storage.store import StoreError
 
-    if format not in ("table", "csv", "json"):
-        _fail("--format must be table, csv or json", EXIT_USAGE)
+    _check_format(format)
     path = _db(db)
     try:
         columns, rows = run_readonly_sql(path, query)
@@ -220,6 +230,11 @@ def sql(
     except StoreError as e:
         _fail(str(e))
     _emit(columns, rows, format)
+
+
+def _check_format(format: str) -> None:
+    if format not in ("table", "csv", "json"):
+        _fail(f"--format must be table, csv or json (not {format!r})", EXIT_USAGE)
 
 
 def _minute(value):
@@ -266,10 +281,13 @@ def stories(
 ) -> None:
     """List the largest story clusters: canonical title, size, outlets, first and last seen.
 
+    Exit code 0: listed; 2: a bad --format; 1: the store is unusable.
+
     Example: `newsdedup stories --limit 5`
     """
     from storage.queries import top_stories
 
+    _check_format(format)
     found = _read(db, lambda con: top_stories(con, limit))
     columns = ["cluster_id", "size", "n_sources", "title", "sources", "first_seen", "last_seen"]
     rows = [tuple(_plain(s[c]) for c in columns) for s in found]
@@ -284,6 +302,8 @@ def story(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Show one story cluster: its articles, outlets, how similar each copy is, and what each copy changed.
+
+    Exit code 0: shown; 2: no story or article has that id; 1: the store is unusable.
 
     Example: `newsdedup story 3f2a9c0d1e2b4a5f`
     """
@@ -318,6 +338,75 @@ def _print_story(found: dict) -> None:
         out.print(f"\n[bold]{a['article_id']}[/]  {a['source']}  {a['source_uri']}")
         out.print(f"  {a['title']}")
         out.print(f"  {how}; {a['removed_lines']} boilerplate lines removed")
+
+
+@app.command("export")
+def export_(
+    directory: Path = typer.Argument(..., help="New or empty folder to write: one Parquet file per table and manifest.json."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Back up the whole store: every table to Parquet, plus a manifest (schema version, row counts, SHA-256 of each file, dedup config).
+
+    Waits for a running ingest to finish (the writer lock), then reads every table in one
+    transaction, so the export is one consistent state; readers may stay open. The store is
+    only read. Restore with `newsdedup import`. Exit code 0: written; 2: DIRECTORY is not a
+    new or empty folder; 1: the store is missing, unusable or stays busy.
+
+    Example: `newsdedup export backups/2026-11-25 --db data/news.duckdb`
+    """
+    from flows.pipeline import VERSION
+    from storage.backup import BackupRefused, export_store
+    from storage.store import StoreError
+
+    path = _db(db)
+    try:
+        manifest = export_store(path, directory, VERSION)
+    except BackupRefused as e:
+        _fail(str(e), EXIT_USAGE)
+    except StoreError as e:
+        _fail(str(e))
+    _print_tables(f"export {path} → {directory} (schema version {manifest['schema_version']})",
+                  {t: e["rows"] for t, e in manifest["tables"].items()})
+
+
+@app.command("import")
+def import_(
+    directory: Path = typer.Argument(..., help="A folder written by `newsdedup export`."),
+    db: Optional[Path] = DbOption,
+    force: bool = typer.Option(False, "--force", help="Replace --db if it already exists (atomically, once the import is complete)."),
+) -> None:
+    """Restore a `newsdedup export` folder into a new store file (--db), row for row.
+
+    Checks the manifest and every file's checksum, refuses an export from a newer schema,
+    upgrades an older one with the migrations, and checks every table's row count. Refuses
+    an existing --db unless --force. Exit code 0: restored; 2: no export at DIRECTORY, or --db
+    exists; 1: the export is damaged, incomplete or from a newer newsdedup (nothing written).
+
+    Example: `newsdedup import backups/2026-11-25 --db data/restored.duckdb`
+    """
+    from storage.backup import BackupRefused, import_store
+    from storage.store import StoreError
+
+    path = _db(db)
+    try:
+        report = import_store(directory, path, force=force)
+    except BackupRefused as e:
+        _fail(str(e), EXIT_USAGE)
+    except StoreError as e:
+        _fail(str(e))
+    migrated = report["schema_version_exported"], report["schema_version"]
+    how = f"schema version {migrated[1]}" + (f", migrated from {migrated[0]}" if migrated[0] != migrated[1] else "")
+    _print_tables(f"import {directory} → {path} ({how})", report["tables"])
+
+
+def _print_tables(title: str, counts: dict[str, int]) -> None:
+    out.print(title, soft_wrap=True, highlight=False)
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    out.print(table)
 
 
 from flows.cli_fetch import register as _register_web_commands  # noqa: E402  (fetch, reprocess)

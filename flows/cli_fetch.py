@@ -91,7 +91,8 @@ def register(app: typer.Typer) -> None:
         """Re-parse every archived page with the current rules into a new store, without the network, and report what changed.
 
         Compares the new store with --db article by article: bodies that changed, story
-        clusters that merged or split. --db is only read.
+        clusters that merged or split. --db is only read. Exit code 0: done; 3: some archived
+        pages were rejected; 2: bad option (--into is --db); 1: a store is unusable.
 
         Example: `newsdedup reprocess --db data/news.duckdb --into data/news-v2.duckdb`
         """
@@ -123,3 +124,4 @@ def register(app: typer.Typer) -> None:
             cli.out.print(f"merged: {', '.join(parts)} → {cluster}")
         for cluster, parts in report.split[:show]:
             cli.out.print(f"split: {cluster} → {', '.join(parts)}")
+        raise typer.Exit(cli.EXIT_PARTIAL if report.ingest.rejected else cli.EXIT_OK)

@@ -279,12 +279,19 @@ def reprocess_archive(
 
     Raises:
         ValueError: ``settings.db_path`` is ``from_db`` (re-parsing in place would mix old and new).
-        storage.store.StoreError: a store cannot be opened.
+        storage.store.StoreError: a store cannot be opened, or ``from_db`` is damaged.
     """
-    from storage.store import open_store
+    from storage.store import open_store, store_errors
 
     if Path(from_db).resolve() == Path(settings.db_path).resolve():
         raise ValueError(f"reprocess writes a new store; give another path than {from_db}")
+    with store_errors(from_db, only_damage=True):  # a damaged block of from_db shows when it is read
+        return _reprocess(from_db, settings, on_progress, run_id)
+
+
+def _reprocess(from_db: Path, settings: IngestSettings, on_progress: Callable[[int], None] | None, run_id: str | None) -> ReprocessReport:
+    from storage.store import open_store
+
     source_con = open_store(from_db, read_only=True)
     run = IngestRun(settings, [f"raw_archive:{from_db}"], run_id)
     try:

@@ -40,6 +40,7 @@ from storage.boilerplate import learned_boilerplate
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite
 from storage.locking import open_store_when_free, writer_lock
+from storage.store import store_errors
 from storage.snapshot import SnapshotPublisher
 
 log = logging.getLogger("newsdedup")
@@ -243,14 +244,14 @@ def ingest(
 
     Raises:
         FileNotFoundError: a path does not exist (nothing is written).
-        storage.store.StoreError: the database cannot be opened or is in use.
+        storage.store.StoreError: the database cannot be opened, is in use or is damaged.
     """
     run = IngestRun(settings, paths, run_id)
     items = run.items()
     first = next(items, None)  # surfaces FileNotFoundError before the store is touched
     stream = items if first is None else chain([first], items)
     parser = None
-    with run, relaxed_gc():
+    with store_errors(settings.db_path, only_damage=True), run, relaxed_gc():
         parser = ParsePool(settings.workers, run.rules, run.config)
         try:
             in_flight: deque = deque()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from storage.store import StoreError, open_store
+from storage.store import StoreError, inspect_store_file, open_store
 
 log = logging.getLogger("newsdedup")
 
@@ -80,23 +80,34 @@ def _backoff(attempt: int) -> float:
 
 
 @contextmanager
-def writer_lock(db_path: str | Path, timeout: float | None = None, what: str = "ingest") -> Iterator[float]:
+def writer_lock(
+    db_path: str | Path, timeout: float | None = None, what: str = "ingest", check_store: bool = True
+) -> Iterator[float]:
     """Hold the store's writer lock for the block, waiting for it up to `timeout` seconds.
 
     Args:
         db_path: the store file (the lock is ``<db_path>.lock`` beside it).
         timeout: seconds to wait (default `writer_timeout()`); 0 tries once.
         what: a word for the lock file saying who holds it (shown to the next writer).
+        check_store: first refuse a `db_path` that cannot be a store (a directory, a text,
+            SQLite or Parquet file...: `inspect_store_file`), before creating the lock file
+            beside it; a missing `db_path` is fine (the writer creates it).
 
     Yields:
         The deadline (``time.monotonic()``) this writer had; later waits may use what is left.
 
     Raises:
         WriterBusy: another writer still held the lock after `timeout` seconds.
+        StoreError: `check_store` and `db_path` is not a store.
     """
+    if check_store:
+        inspect_store_file(db_path, must_exist=False)
     timeout = writer_timeout() if timeout is None else timeout
     path = lock_path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of {db_path}: {exc.strerror or exc}; pass --db with another path.") from None
     started = time.monotonic()
     deadline = started + timeout
     with _THREAD_LOCKS_GUARD:
@@ -105,7 +116,14 @@ def writer_lock(db_path: str | Path, timeout: float | None = None, what: str = "
         raise WriterBusy(
             f"store {db_path} is busy: another writer in this process held it for more than {timeout:.0f} s."
         )
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        in_process.release()
+        raise StoreError(
+            f"cannot create the writer lock {path} for store {db_path}: {exc.strerror or exc}; "
+            "writers need a writable folder beside the store."
+        ) from None
     try:
         attempt = 0
         while True:
@@ -141,9 +159,11 @@ def writer_lock(db_path: str | Path, timeout: float | None = None, what: str = "
         in_process.release()
 
 
-def open_store_when_free(db_path: str | Path, deadline: float) -> duckdb.DuckDBPyConnection:
-    """Open the store read-write, retrying with backoff while another process holds the file.
+def open_store_when_free(db_path: str | Path, deadline: float, **open_options) -> duckdb.DuckDBPyConnection:
+    """Open the store (read-write unless `open_options` say otherwise), retrying with backoff
+    while another process holds the file.
 
+    `open_options` go to `open_store` (``export`` opens ``read_only=True, snapshot_fallback=False``).
     Call it holding `writer_lock`: then only a process outside the protocol (someone's own
     duckdb session on the main file) can hold the file, and we wait for it until `deadline`.
 
@@ -154,7 +174,7 @@ def open_store_when_free(db_path: str | Path, deadline: float) -> duckdb.DuckDBP
     attempt = 0
     while True:
         try:
-            return open_store(db_path)
+            return open_store(db_path, **open_options)
         except StoreError as exc:
             if "is busy" not in str(exc) or time.monotonic() >= deadline:
                 raise

@@ -1,28 +1,35 @@
 """Versioned schema migrations of the newsdedup store, each applied in one transaction.
 
-A migration is a numbered, named list of SQL statements. ``apply_migrations`` runs every
-migration newer than the store's version, each inside ONE transaction together with its row
-in ``schema_migrations`` (DuckDB DDL is transactional), so a failure leaves the previous
-version intact. Rules: never edit a released migration, add a new one; add columns at the
-end of a table, never reorder; ``COMMENT ON`` every new table, column and view.
+A migration is a numbered, named list of SQL statements, optionally followed by a backfill
+(a function filling new columns of existing rows from values only Python computes).
+``apply_migrations`` runs every migration newer than the store's version, each inside ONE
+transaction together with its row in ``schema_migrations`` (DuckDB DDL is transactional), so
+a failure leaves the previous version intact. Rules: never edit a released migration, add a
+new one; add columns at the end of a table, never reorder; ``COMMENT ON`` every new table,
+column and view; a new column that existing rows can have is filled for them (a backfill),
+not left NULL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from storage.transaction import transaction
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One schema change: ``version`` (1, 2, ...), a short ``name``, and its SQL statements."""
+    """One schema change: ``version`` (1, 2, ...), a short ``name``, its SQL statements, and an
+    optional ``backfill(con)`` run after them in the same transaction."""
 
     version: int
     name: str
     statements: tuple[str, ...]
+    backfill: Callable[[duckdb.DuckDBPyConnection], None] | None = None
 
 
 def _quote(text: str) -> str:
@@ -283,6 +290,48 @@ _V_URL_KEY = [
     "'Canonical-URL key (parsers.canonical_url.url_key): an exact-duplicate key beside text_hash, so one article under two URLs is one story.'",
 ]
 
+
+
+def _backfill_url_key_and_rule_kind(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill the columns v3 and v6 added, for rows stored before them (they were left NULL).
+
+    ``articles.url_key`` = ``parsers.canonical_url.url_key(url)``, so an article stored before
+    v6 is found again under its canonical URL; ``removed_lines.kind`` = the kind of the
+    built-in rule (structural, regex or HTML block rule) named in ``rule``. Lines removed by a rule that is not
+    built in (a ``--rules`` file) keep a NULL kind: the rule's kind was not recorded.
+    """
+    from parsers.canonical_url import url_key
+    from parsers.html import FURNITURE_ROLES, FURNITURE_TAGS
+    from parsers.learned import LEARNED_RULE
+    from parsers.rules import DEFAULT_RULES, STRUCTURAL_RULES
+
+    rows = con.execute("SELECT article_id, url FROM articles WHERE url IS NOT NULL AND url_key IS NULL").fetchall()
+    keys = [(article_id, url_key(url)) for article_id, url in rows]
+    keys = [(article_id, key) for article_id, key in keys if key]
+    if keys:
+        table = pa.table({"article_id": [k[0] for k in keys], "url_key": [k[1] for k in keys]})
+        con.register("_url_keys", table)
+        try:
+            con.execute(
+                "UPDATE articles SET url_key = k.url_key FROM _url_keys AS k WHERE articles.article_id = k.article_id"
+            ).fetchall()
+        finally:
+            con.unregister("_url_keys")
+    kinds = {**STRUCTURAL_RULES, **{rule.name: rule.kind for rule in DEFAULT_RULES}}
+    kinds.update({rule: kind for rule, kind in (*FURNITURE_TAGS.values(), *FURNITURE_ROLES.values())})
+    kinds.update({"html_outside_main": "other", "html_headline": "other", "html_link_list": "related"})
+    kinds[LEARNED_RULE] = LEARNED_RULE
+    table = pa.table({"rule": list(kinds), "kind": list(kinds.values())})
+    con.register("_rule_kinds", table)
+    try:
+        con.execute(
+            "UPDATE removed_lines SET kind = k.kind FROM _rule_kinds AS k "
+            "WHERE removed_lines.kind IS NULL AND removed_lines.rule = k.rule"
+        ).fetchall()
+    finally:
+        con.unregister("_rule_kinds")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
@@ -290,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "article_lines", tuple(_V4)),
     Migration(5, "raw_archive", tuple(_V5)),
     Migration(6, "articles_url_key", tuple(_V_URL_KEY)),
+    Migration(7, "backfill_url_key_and_rule_kind", (), _backfill_url_key_and_rule_kind),
 )
 
 
@@ -321,8 +371,9 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
 
     Args:
         con: read-write connection, no transaction in progress.
-        target_version: stop after this version (default: the latest). Tests use it to
-            build an old-version store.
+        target_version: stop after this version (default: the latest): builds a store at an
+            older version (``storage.backup`` restores an older export that way, then
+            migrates it; tests build old stores with it).
 
     Returns:
         The versions applied by this call (empty when already up to date).
@@ -338,6 +389,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
         with transaction(con):
             for statement in migration.statements:
                 con.execute(statement).fetchall()
+            if migration.backfill is not None:
+                migration.backfill(con)
             con.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, current_timestamp)",
                 [migration.version, migration.name],

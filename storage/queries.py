@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from storage.store import StoreError, open_store
+from storage.store import StoreError, is_damage, open_store, store_errors
 
 # statement types an ad-hoc query may have (DESCRIBE/SHOW/SUMMARIZE parse as SELECT)
 _READ_STATEMENTS = {"SELECT", "EXPLAIN"}
@@ -43,7 +43,7 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
     Raises:
         QueryRefused: the query writes, or is not exactly one statement; the message says why.
         QueryFailed: the query itself fails (unknown table or column, bad cast...).
-        StoreError: the store cannot be opened (missing, busy, not a store).
+        StoreError: the store cannot be opened (missing, busy, not a store) or is damaged.
     """
     con = open_store(path, read_only=True)
     try:
@@ -66,6 +66,9 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
             columns = [d[0] for d in cursor.description]
             return columns, cursor.fetchall()
         except duckdb.Error as exc:
+            if is_damage(exc):  # the file is the problem, not the query
+                with store_errors(path):
+                    raise
             raise QueryFailed(f"query failed: {exc}") from exc
     finally:
         con.close()

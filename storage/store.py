@@ -3,6 +3,14 @@
 DuckDB allows one read-write process per database file (many read-only processes may share
 it when nobody writes). ``open_store`` turns DuckDB's low-level IO errors into a
 ``StoreError`` that names the file and says what to do.
+
+A file that is not a newsdedup store is refused before DuckDB opens it read-write, and never
+replaced by a new empty database: ``inspect_store_file`` reads its first bytes (a directory,
+an empty, text, SQLite or Parquet file, or a DuckDB header cut short), ``open_store`` then
+checks that the file is as long as its header says (a truncated copy), that it holds the
+newsdedup schema (not another application's tables) and that its schema is not newer than
+this code. (DuckDB itself would take an SQLite file for an attachment and try to download its
+SQLite extension: the first-bytes check keeps such files away from it.)
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -24,7 +34,89 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used: busy, not a DuckDB file, corrupted, or too new."""
 
 
-def _memory_limit() -> str:
+class OpenInThisProcess(StoreError):
+    """This process already has the file open with other settings (DuckDB shares one instance per file)."""
+
+
+# a DuckDB file: 8 bytes of checksum, then the magic; then two database headers (4 KiB each
+# after the 4 KiB main header) before the first block
+_DUCKDB_MAGIC = b"DUCK"
+_DUCKDB_HEADERS = 3 * 4096
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def inspect_store_file(path: str | Path, must_exist: bool) -> bool:
+    """Check, from its first bytes and without opening it in DuckDB, that `path` can be a store.
+
+    Args:
+        path: the store file.
+        must_exist: True for commands that only read (a missing file is an error, never
+            created); False for writers, which create the store when nothing is at `path`.
+
+    Returns:
+        True if a file is there, False if nothing is (and `must_exist` is False).
+
+    Raises:
+        StoreError: one line naming the file, what it is instead and what to do: a
+            directory or other non-file, unreadable, empty, SQLite, Parquet, text, an unknown
+            format, or a DuckDB file shorter than its own headers; missing when `must_exist`.
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        if must_exist:
+            raise StoreError(f"no store at {path}: run an ingest first to create it, or pass --db with the right path.")
+        return False
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory; give the path of a .duckdb file (e.g. {path / 'news.duckdb'}).")
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file (a device, pipe, socket or broken link); give the path of a .duckdb file.")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}; check its permissions, or pass --db with another path.") from None
+    what = _not_duckdb(head)
+    if what:
+        raise StoreError(
+            f"{path} is {what}, not a DuckDB database; refusing to touch it. Pass --db (or NEWSDEDUP_DB) "
+            "with the path of your store, or move the file aside to start a new one there."
+        )
+    if path.stat().st_size < _DUCKDB_HEADERS:
+        raise StoreError(_truncated(path))
+    return True
+
+
+def _not_duckdb(head: bytes) -> str | None:
+    """What the file whose first bytes are `head` is, when it is not a DuckDB database."""
+    if head[8:12] == _DUCKDB_MAGIC:
+        return None
+    if not head:
+        return "an empty file (0 bytes)"
+    if head.startswith(b"SQLite format 3\x00"):
+        return "an SQLite database"
+    if head.startswith(b"PAR1"):
+        return "a Parquet file"
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "a text file"
+        except UnicodeDecodeError as exc:
+            if exc.start > len(head) - 4:  # a character cut by the 4 KiB read
+                return "a text file"
+    return "in an unknown format (or its DuckDB header is damaged)"
+
+
+def _truncated(path: Path) -> str:
+    return (
+        f"store {path} is truncated (shorter than its own header says): an interrupted copy or a "
+        "full disk. Restore it from a backup (newsdedup import) or move it aside; it was not modified."
+    )
+
+
+def memory_limit() -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``), default ``1GB``."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "1GB").strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
@@ -60,13 +152,62 @@ def _store_error_from(path: Path, exc: duckdb.Error, read_only: bool) -> StoreEr
         )
     if "database does not exist" in message and read_only:
         return StoreError(f"no store at {path}: run an ingest first to create it.")
+    if "Could not read enough bytes" in message:
+        return StoreError(_truncated(path))
+    if "different configuration than existing connections" in message:
+        return OpenInThisProcess(
+            f"store {path} is already open in this process with other settings (read-only vs "
+            "read-write, or a plain duckdb.connect); close that connection first, or use it."
+        )
+    if "newer version of DuckDB" in message or "older version of DuckDB" in message or "storage version" in message:
+        return StoreError(
+            f"cannot open store {path}: it was written by another DuckDB version ({_one_line(message)}). "
+            "Open it with the newsdedup that wrote it and move it with newsdedup export / import."
+        )
     return StoreError(
-        f"cannot open store {path}: the file looks damaged or unreadable ({message}). "
-        "Restore it from a backup or move it aside; it was not modified."
+        f"cannot open store {path}: the file looks damaged or unreadable ({_one_line(message)}). "
+        "Restore it from a backup (newsdedup import) or move it aside; it was not modified."
     )
 
 
-def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def is_damage(exc: duckdb.Error) -> bool:
+    """True if a DuckDB error says the file itself is damaged (a block fails its checksum or is missing).
+
+    DuckDB checks a block when a query first reads it, so a store damaged past its header
+    opens fine and fails in the query that reaches the block.
+    """
+    message = str(exc)
+    return "Corrupt database file" in message or "Could not read enough bytes" in message or isinstance(exc, duckdb.IOException)
+
+
+@contextmanager
+def store_errors(path: str | Path, only_damage: bool = False) -> Iterator[None]:
+    """Turn a DuckDB error raised by a query on the store at `path` into a one-line StoreError.
+
+    Args:
+        path: the store, for the message.
+        only_damage: translate only errors that say the file is damaged; others propagate
+            unchanged (a writer's own bug keeps its traceback).
+
+    Raises:
+        StoreError: naming the file; for a damaged file, saying to restore it from a backup.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        if only_damage and not is_damage(exc):
+            raise
+        if is_damage(exc):
+            raise StoreError(
+                f"store {path} is damaged ({_one_line(str(exc))}). Restore it from a backup "
+                "(newsdedup import) or move it aside; it was not modified."
+            ) from exc
+        raise StoreError(f"query on store {path} failed: {_one_line(str(exc))}") from exc
+
+
+def open_store(
+    path: str | Path, read_only: bool = False, *, snapshot_fallback: bool = True, older_ok: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the newsdedup store and bring its schema up to date.
 
     Read-write: creates the parent directory, applies pending migrations. Read-only: never
@@ -78,6 +219,10 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     Args:
         path: the DuckDB file.
         read_only: open without write access (for queries and the ``sql`` command).
+        snapshot_fallback: read-only only: when a writer holds the file, open its published
+            snapshot instead (False: fail as busy; ``export`` wants the file itself).
+        older_ok: read-only only: accept a store at an older schema version as it is
+            (``export`` copies it unchanged; queries need the current schema).
 
     Returns:
         An open DuckDB connection; the caller closes it.
@@ -88,45 +233,71 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
             newer than this code, or (read-only) does not exist / needs migrating.
     """
     path = Path(path)
-    if path.is_dir():
-        raise StoreError(f"{path} is a directory; give the path of a .duckdb file.")
-    if read_only and not path.exists():
-        raise StoreError(f"no store at {path}: run an ingest first to create it.")
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    exists = inspect_store_file(path, must_exist=read_only)
+    if read_only:
+        return _connect_checked(path, True, snapshot_fallback, older_ok)
+    if exists:
+        # every check on a read-only connection first: a refused file is never opened for writing
+        try:
+            _connect_checked(path, True, snapshot_fallback=False, older_ok=True).close()
+        except OpenInThisProcess:
+            pass  # open read-write here already, so checked already; DuckDB shares that instance
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of {path}: {exc.strerror or exc}; pass --db with another path.") from None
+    con = _connect_checked(path, False, snapshot_fallback=False, older_ok=True)
+    try:
+        apply_migrations(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(
+            f"cannot migrate store {path} to schema version {latest_version()}: {_one_line(str(exc))}. "
+            "The failed migration was rolled back and the store is still readable at its old version; report this."
+        ) from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older_ok: bool) -> duckdb.DuckDBPyConnection:
+    """Connect to the store (or, read-only and busy, its snapshot), set the session, run the checks."""
+    opened = path
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         error = _store_error_from(path, exc, read_only)
         snapshot = snapshot_path(path)
-        if not (read_only and "is busy" in str(error) and snapshot.exists()):
+        if not (read_only and snapshot_fallback and "is busy" in str(error) and snapshot.exists()):
             raise error from exc
         # a writer holds the file: answer from the snapshot it publishes (storage/snapshot.py)
         try:
             con = duckdb.connect(str(snapshot), read_only=True)
         except duckdb.Error:
             raise error from exc
+        opened = snapshot
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB would cache up to 80% of RAM; a bounded pool keeps a long ingest's memory flat
-        con.execute(f"SET memory_limit = '{_memory_limit()}'").fetchall()
+        con.execute(f"SET memory_limit = '{memory_limit()}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
+        if read_only:  # a read-write instance of this process may have blocks not yet on disk
+            _check_complete(con, opened)
         _check_is_newsdedup_store(con, path)
         current = schema_version(con)
         if current > latest_version():
             raise StoreError(
                 f"store {path} is at schema version {current}, newer than this newsdedup "
-                f"(knows up to {latest_version()}); upgrade newsdedup."
+                f"(knows up to {latest_version()}); upgrade newsdedup, or open it with the version that wrote it."
             )
-        if read_only:
-            if current < latest_version():
-                raise StoreError(
-                    f"store {path} is at schema version {current} and needs migrating to "
-                    f"{latest_version()}; open it once read-write (e.g. run an ingest)."
-                )
-        else:
-            apply_migrations(con)
+        if current < latest_version() and not older_ok:
+            raise StoreError(
+                f"store {path} is at schema version {current} and needs migrating to "
+                f"{latest_version()}; open it once read-write (e.g. run an ingest)."
+            )
     except duckdb.Error as exc:
         con.close()
         raise _store_error_from(path, exc, read_only) from exc
@@ -134,6 +305,18 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
         con.close()
         raise
     return con
+
+
+def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a file shorter than the blocks its header counts (DuckDB reads blocks lazily, so
+    a truncated copy would open and fail, or silently lack rows, only when a query reaches them)."""
+    row = con.execute(
+        "SELECT total_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchall()
+    if row and row[0][0] is not None and row[0][1]:
+        total_blocks, block_size = row[0]
+        if path.exists() and path.stat().st_size < _DUCKDB_HEADERS + total_blocks * block_size:
+            raise StoreError(_truncated(path))
 
 
 def _check_is_newsdedup_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:

@@ -6,6 +6,7 @@ import random
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,3 +60,63 @@ def dump_dir(tmp_path: Path, seed_bytes: bytes) -> Path:
     (root / "bad" / "empty.txt").write_bytes(b"")
     (root / "bad" / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     return root
+
+
+SAMPLES = ROOT / "samples"
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str = "main", catalog: str | None = None) -> dict[str, list[str]]:
+    """{table: [column, ...]} in column order."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal AND schema_name = ? "
+        "AND database_name = coalesce(?, current_database()) AND table_name IN "
+        "(SELECT table_name FROM duckdb_tables() WHERE database_name = coalesce(?, current_database())) "
+        "ORDER BY table_name, column_index",
+        [schema, catalog, catalog],
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, []).append(column)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ingested_samples(tmp_path_factory) -> Path:
+    """A current store filled by the real ingest of samples/ (articles, links, learned lines, rejections, urls)."""
+    from flows.pipeline import IngestSettings, ingest
+
+    db = tmp_path_factory.mktemp("current") / "news.duckdb"
+    ingest([str(SAMPLES)], IngestSettings(db_path=db, workers=0))
+    return db
+
+
+def store_at_version(version: int, ingested: Path, path: Path) -> Path:
+    """A store at schema `version` holding the ingested rows, in the columns that version has.
+
+    The schema is built by the real migrations stopped at `version`; every row of the ingested
+    store is copied into it (the columns later migrations added are left out, as an old
+    newsdedup would have written them): a populated old file to upgrade.
+    """
+    from storage.migrations import apply_migrations
+
+    con = duckdb.connect(str(path))
+    assert apply_migrations(con, target_version=version) == list(range(1, version + 1))
+    con.execute(f"ATTACH '{ingested}' AS src (READ_ONLY)").fetchall()
+    for table, columns in table_columns(con).items():
+        if table == "schema_migrations":
+            continue
+        cols = ", ".join(columns)
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM src.{table}").fetchall()
+    con.execute("DETACH src").fetchall()
+    con.close()
+    return path
+
+
+def same_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], a: str, b: str) -> bool:
+    """True if `columns` of `table` hold the same multiset of rows in catalogs `a` and `b`."""
+    cols = ", ".join(columns)
+    diff = con.execute(
+        f"SELECT count(*) FROM ((SELECT {cols} FROM {a}.{table} EXCEPT ALL SELECT {cols} FROM {b}.{table}) "
+        f"UNION ALL (SELECT {cols} FROM {b}.{table} EXCEPT ALL SELECT {cols} FROM {a}.{table}))"
+    ).fetchall()[0][0]
+    return diff == 0

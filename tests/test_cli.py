@@ -127,7 +127,65 @@ def test_missing_path_is_a_usage_error(tmp_path: Path):
 
 
 def test_every_command_has_help():
-    for cmd in ["ingest", "clean", "sql", "stories", "story"]:
+    for cmd in ["ingest", "clean", "sql", "stories", "story", "fetch", "reprocess", "export", "import"]:
         result = run(cmd, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output, cmd
+
+
+def test_exit_codes_of_every_command(dump_dir: Path, tmp_path: Path):
+    """0 success, 3 partial (some inputs rejected), 2 usage error, 1 failure: as the README's table says."""
+    from datetime import datetime, timezone
+
+    from storage.raw_archive import ArchivedBody, store_bodies
+    from storage.store import open_store
+
+    db = tmp_path / "news.duckdb"
+    good = tmp_path / "good" / "wire"
+    good.mkdir(parents=True)
+    (good / "council.txt").write_bytes(dump("Council approves harbour budget", prose(1)))
+    rules = tmp_path / "bad-rules.toml"
+    rules.write_text('[[rule]]\nname = "no_pattern"\n')
+    codes = {
+        ("ingest", "clean inputs"): (["ingest", str(good.parent), "--db", str(db), "-q", "--workers", "0"], 0),
+        ("ingest", "some rejected"): (["ingest", str(dump_dir), "--db", str(db), "-q", "--workers", "0"], 3),
+        ("ingest", "missing path"): (["ingest", str(tmp_path / "nope"), "--db", str(db)], 2),
+        ("ingest", "bad option"): (["ingest", str(good), "--db", str(db), "--threshold", "7"], 2),
+        ("ingest", "bad rules file"): (["ingest", str(good), "--db", str(db), "--rules", str(rules)], 2),
+        ("clean", "parsed"): (["clean", str(good / "council.txt")], 0),
+        ("clean", "missing file"): (["clean", str(tmp_path / "nope.txt")], 2),
+        ("clean", "bad rules file"): (["clean", str(good / "council.txt"), "--rules", str(rules)], 2),
+        ("clean", "rejected input"): (["clean", str(dump_dir / "bad" / "image.txt")], 1),
+        ("sql", "answered"): (["sql", "SELECT count(*) FROM articles", "--db", str(db)], 0),
+        ("sql", "refused"): (["sql", "DROP TABLE articles", "--db", str(db)], 2),
+        ("sql", "bad format"): (["sql", "SELECT 1", "--db", str(db), "--format", "xml"], 2),
+        ("sql", "no store"): (["sql", "SELECT 1", "--db", str(tmp_path / "none.duckdb")], 1),
+        ("stories", "listed"): (["stories", "--db", str(db)], 0),
+        ("stories", "bad format"): (["stories", "--db", str(db), "--format", "xml"], 2),
+        ("story", "unknown id"): (["story", "ffffffff", "--db", str(db)], 2),
+        ("export", "written"): (["export", str(tmp_path / "backup"), "--db", str(db)], 0),
+        ("export", "folder not empty"): (["export", str(tmp_path / "backup"), "--db", str(db)], 2),
+        ("export", "no store"): (["export", str(tmp_path / "b2"), "--db", str(tmp_path / "none.duckdb")], 1),
+        ("import", "restored"): (["import", str(tmp_path / "backup"), "--db", str(tmp_path / "copy.duckdb")], 0),
+        ("import", "target exists"): (["import", str(tmp_path / "backup"), "--db", str(db)], 2),
+        ("import", "no export"): (["import", str(tmp_path / "nope"), "--db", str(tmp_path / "c2.duckdb")], 2),
+        ("fetch", "no sources file"): (["fetch", "--sources", str(tmp_path / "nope.toml"), "--db", str(db)], 2),
+        ("reprocess", "done"): (["reprocess", "--db", str(db), "--into", str(tmp_path / "r1.duckdb"), "-q"], 0),
+        ("reprocess", "into is db"): (["reprocess", "--db", str(db), "--into", str(db), "-q"], 2),
+        ("no command", ""): ([], 2),
+        ("unknown command", ""): (["compact"], 2),
+    }
+    for (command, case), (args, expected) in codes.items():
+        result = runner.invoke(app, args)
+        assert result.exit_code == expected, (command, case, result.output)
+        if command == "ingest" and case == "clean inputs":
+            story_id = query(db, "SELECT cluster_id FROM stories")[0][0]
+            assert run("story", story_id, "--db", str(db)).exit_code == 0
+
+    # an archived page that is rejected when re-parsed makes reprocess partial
+    con = open_store(db)
+    store_bodies(con, [ArchivedBody(url="http://example.test/a", final_url="http://example.test/a", source="web", kind="page",
+                                    status=200, headers={}, fetched_at=datetime.now(timezone.utc), content_hash="0" * 64, body=b"")], "r")
+    con.close()
+    result = runner.invoke(app, ["reprocess", "--db", str(db), "--into", str(tmp_path / "r2.duckdb"), "-q"])
+    assert result.exit_code == 3, result.output

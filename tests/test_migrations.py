@@ -1,11 +1,65 @@
-"""Schema migrations on real DuckDB files: fresh, re-open, upgrade of a populated v1 store, comments."""
+"""Schema migrations on real DuckDB files: fresh, re-open, upgrade of populated old stores, comments."""
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
+import pytest
 
 from storage.migrations import MIGRATIONS, apply_migrations, latest_version, schema_version
-from storage.store import open_store
+from storage.store import StoreError, open_store
+from tests.conftest import same_rows, store_at_version, table_columns
+
+@pytest.mark.parametrize("version", [latest_version() - 2, 1])
+def test_populated_old_store_upgrades_keeping_every_row(version, ingested_samples, tmp_path):
+    """The previous schema (the last with a DDL change) and v1, each filled by a real ingest, then opened by this code."""
+    old = store_at_version(version, ingested_samples, tmp_path / "old.duckdb")
+    before = shutil.copy(old, tmp_path / "before.duckdb")
+    con = duckdb.connect(str(before), read_only=True)
+    old_tables = table_columns(con)
+    old_counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in old_tables}
+    con.close()
+    assert old_counts["articles"] == 25 and old_counts["lsh_bands"] > 0 and old_counts["removed_lines"] > 0
+
+    con = open_store(old)  # the upgrade
+    assert schema_version(con) == latest_version()
+    con.execute(f"ATTACH '{before}' AS before (READ_ONLY)").fetchall()
+    con.execute(f"ATTACH '{ingested_samples}' AS current (READ_ONLY)").fetchall()
+    new_tables = table_columns(con)
+    for table, columns in old_tables.items():
+        assert new_tables[table][: len(columns)] == columns, table  # new columns only at the end
+        if table == "schema_migrations":  # the old records stay as they were; the new ones follow
+            old_rows = "SELECT * FROM before.schema_migrations"
+            assert con.execute(f"SELECT count(*) FROM ({old_rows} EXCEPT ALL SELECT * FROM schema_migrations)").fetchall() == [(0,)]
+            continue
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == old_counts[table], table
+        assert same_rows(con, table, columns, "main", "before"), table
+    migrations = con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert migrations == [(m.version, m.name) for m in MIGRATIONS]
+    # the columns added since are filled as the current ingest fills them
+    if "url_key" not in old_tables["articles"]:
+        assert con.execute("SELECT count(url_key) FROM articles").fetchall() == [(3,)]
+        assert same_rows(con, "articles", ["article_id", "url_key"], "main", "current")
+    if "kind" not in old_tables["removed_lines"]:
+        assert con.execute("SELECT count(*) FROM removed_lines WHERE kind IS NULL").fetchall() == [(0,)]
+        assert same_rows(con, "removed_lines", ["article_id", "position", "rule", "kind"], "main", "current")
+    if "error" not in old_tables["ingest_runs"]:  # why an old run failed was never recorded
+        assert con.execute("SELECT count(error) FROM ingest_runs").fetchall() == [(0,)]
+    con.close()
+
+
+def test_failed_migration_leaves_the_store_at_its_version_and_readable(ingested_samples, tmp_path):
+    old = store_at_version(latest_version() - 2, ingested_samples, tmp_path / "old.duckdb")
+    con = duckdb.connect(str(old))
+    con.execute("ALTER TABLE articles ADD COLUMN url_key VARCHAR").fetchall()  # the next migration now fails
+    con.close()
+    with pytest.raises(StoreError, match=rf"cannot migrate store .*old.duckdb.*rolled back"):
+        open_store(old)
+    con = duckdb.connect(str(old), read_only=True)
+    assert schema_version(con) == latest_version() - 2
+    assert con.execute("SELECT count(*) FROM articles").fetchall() == [(25,)]
+    con.close()
 
 
 def test_fresh_store_gets_every_migration_once(tmp_path):
