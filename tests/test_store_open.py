@@ -193,16 +193,20 @@ def test_unreadable_store(ingested_samples, tmp_path, inputs):
 
 
 def test_a_store_open_in_this_process_opens_again(tmp_path):
-    """DuckDB shares one instance per file in a process: the read-only pre-check must not get in its way."""
+    """A second writer in the same process shares the first one's instance (DuckDB refuses to
+    attach one file twice in a process); the read-only pre-check must not get in its way."""
     from storage.store import StoreError, open_store
 
     db = tmp_path / "news.duckdb"
     first = open_store(db)
     second = open_store(db)  # the same process, read-write again (scripts and tests do this)
-    plain = duckdb.connect(str(db))
-    third = open_store(db)
-    assert third.execute("SELECT count(*) FROM articles").fetchall() == [(0,)]
+    second.execute("INSERT INTO ingest_runs (run_id, status, started_at) VALUES ('r1', 'ok', now())").fetchall()
+    assert first.execute("SELECT count(*) FROM ingest_runs").fetchall() == [(1,)]
     with pytest.raises(StoreError, match="already open in this process"):
         open_store(db, read_only=True)
-    for con in (first, second, plain, third):
-        con.close()
+    with pytest.raises(duckdb.Error, match="already attached"):
+        duckdb.connect(str(db))  # DuckDB's own refusal, not a second, diverging instance
+    first.close()
+    third = open_store(db)  # attached afresh once the first writer is closed
+    assert third.execute("SELECT count(*) FROM ingest_runs").fetchall() == [(1,)]
+    third.close()
