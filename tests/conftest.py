@@ -59,3 +59,13 @@ def dump_dir(tmp_path: Path, seed_bytes: bytes) -> Path:
     (root / "bad" / "empty.txt").write_bytes(b"")
     (root / "bad" / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     return root
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """One real Prefect server (random port, temporary home) with prefect.yaml deployed and a worker,
+    shared by every test that asks for it (see tests/prefect_server.py)."""
+    from tests.prefect_server import deployed_server
+
+    with deployed_server(tmp_path_factory.mktemp("prefect-home")) as server:
+        yield server

@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +137,17 @@ class PrefectServer:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+@contextmanager
+def deployed_server(home: Path) -> Iterator[PrefectServer]:
+    """A started server with the pool, prefect.yaml's deployments and a worker; stopped on exit.
+
+    ``server.deployments`` maps deployment names to ids.
+    """
+    srv = PrefectServer(home).start()
+    try:
+        srv.deployments = srv.deploy()
+        yield srv
+    finally:
+        srv.stop()
