@@ -24,9 +24,16 @@ def test_backfill_request_validates_template_and_range():
     with pytest.raises(ValidationError, match="unknown placeholders"):
         BackfillRequest(path_template="{source}/{date:%Y}", start_date="2024-01-01", end_date="2024-01-01")
     with pytest.raises(ValidationError, match="before the first day"):
-        BackfillRequest(start_date="2024-01-02", end_date="2024-01-01")
+        BackfillRequest(path_template="d/{date}", start_date="2024-01-02", end_date="2024-01-01")
     with pytest.raises(ValidationError, match="less than or equal to 1"):
-        BackfillRequest(start_date="2024-01-01", end_date="2024-01-01", threshold=1.5)
+        BackfillRequest(path_template="d/{date}", start_date="2024-01-01", end_date="2024-01-01", threshold=1.5)
+    # exactly one of dumps (a path template) or the raw archive
+    archive = BackfillRequest(from_raw_archive=True, start_date="2024-01-01", end_date="2024-01-02")
+    assert [archive.path_for(d) for d in archive.days()] == ["raw_archive:2024-01-01", "raw_archive:2024-01-02"]
+    with pytest.raises(ValidationError, match="not both"):
+        BackfillRequest(path_template="d/{date}", from_raw_archive=True, start_date="2024-01-01", end_date="2024-01-01")
+    with pytest.raises(ValidationError, match="give a path template .* or set from_raw_archive"):
+        BackfillRequest(start_date="2024-01-01", end_date="2024-01-01")
 
 
 def test_parameter_schemas_have_titles_and_descriptions():
@@ -35,7 +42,8 @@ def test_parameter_schemas_have_titles_and_descriptions():
 
     schema = backfill.parameters.model_dump()
     fields = schema["definitions"]["BackfillRequest"]["properties"]
-    assert set(fields) == {"path_template", "start_date", "end_date", "source", "threshold", "reprocess", "db_path", "batch_size"}
+    assert set(fields) == {"path_template", "from_raw_archive", "start_date", "end_date", "source", "threshold", "reprocess",
+                           "db_path", "batch_size"}
     for name, spec in fields.items():
         assert spec.get("title") and spec.get("description"), name
     assert fields["start_date"]["format"] == "date"
@@ -162,12 +170,19 @@ def test_backfill_and_scheduled_run_overlap_while_readers_query(prefect_server, 
     for path in [*(str(days / d) for d in sorted(p.name for p in days.iterdir())), str(drop)]:
         assert subprocess.run([newsdedup, "ingest", path, "--db", str(reference), "-q"]).returncode in (0, 3)
 
+    # Two clocks per round: the `newsdedup sql` process end to end (what a person waits; on a
+    # loaded machine mostly Python starting up), and the same read in this process (opening the
+    # store and answering: where a lock would make a reader wait or fail).
+    cli_waits: list[float] = []
     waits: list[float] = []
     failures: list[str] = []
     done = threading.Event()
     analyst = duckdb.connect(str(snapshot_path(db)), read_only=True)  # left open for the whole test
 
     def read_in_a_loop() -> None:
+        from storage.queries import run_readonly_sql
+        from storage.store import StoreError
+
         while not done.is_set():
             started = time.monotonic()
             try:
@@ -176,9 +191,15 @@ def test_backfill_and_scheduled_run_overlap_while_readers_query(prefect_server, 
             except subprocess.TimeoutExpired as exc:
                 failures.append(f"newsdedup sql still running after 60 s: {exc.stderr!r}")
                 continue
-            waits.append(time.monotonic() - started)
+            cli_waits.append(time.monotonic() - started)
             if result.returncode != 0:
-                failures.append(f"newsdedup sql exit {result.returncode} after {waits[-1]:.1f} s: {result.stderr.strip()}")
+                failures.append(f"newsdedup sql exit {result.returncode} after {cli_waits[-1]:.1f} s: {result.stderr.strip()}")
+            started = time.monotonic()
+            try:
+                run_readonly_sql(db, "SELECT count(*), max(seq) FROM articles")
+            except StoreError as exc:
+                failures.append(f"reading the store in-process failed: {exc}")
+            waits.append(time.monotonic() - started)
             try:
                 analyst.execute("SELECT count(*), max(seq) FROM articles").fetchall()
             except duckdb.Error as exc:
@@ -206,11 +227,14 @@ def test_backfill_and_scheduled_run_overlap_while_readers_query(prefect_server, 
     (b_start, b_end), (s_start, s_end) = [(r["start_time"], r["end_time"]) for r in runs]
     assert b_start < s_end and s_start < b_end, f"no overlap: backfill {b_start}..{b_end}, scheduled {s_start}..{s_end}"
 
-    assert not failures, f"{len(failures)} of {len(waits)} reader queries failed: {failures[:3]}"
-    assert len(waits) >= 3, f"only {len(waits)} reader queries during the overlap"
-    slow = sorted(waits)[-3:]
-    print(f"\nreader: {len(waits)} queries during the overlap, longest wait {max(waits):.2f} s")
-    assert max(waits) < 5, f"a reader waited {max(waits):.1f} s (slowest {[round(w, 2) for w in slow]}, {len(waits)} queries)"
+    assert not failures, f"{len(failures)} of {len(cli_waits) + len(waits)} reader queries failed: {failures[:3]}"
+    assert len(waits) >= 3, f"only {len(waits)} reader rounds during the overlap"
+    print(f"\nreader: {len(waits)} rounds during the overlap; longest in-process read {max(waits):.2f} s, "
+          f"longest `newsdedup sql` {max(cli_waits):.2f} s (process start included)")
+    assert max(waits) < 5, f"a read waited {max(waits):.1f} s for the store (slowest {sorted(waits)[-3:]})"
+    # a lock never makes `newsdedup sql` wait (it falls back to the snapshot at once); its wall
+    # time is the process start, which a machine loaded by both runs' parse pools stretches
+    assert max(cli_waits) < 30, f"`newsdedup sql` took {max(cli_waits):.1f} s (slowest {sorted(cli_waits)[-3:]})"
 
     def articles(path: Path):
         con = duckdb.connect(str(path), read_only=True)
