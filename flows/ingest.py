@@ -10,7 +10,9 @@ Tasks get file names, not bytes (``flows.input_refs``): `identify-inputs` reads 
 files (a batch of plain files, or one archive or JSONL file) and returns each item's id, so
 stored articles are skipped before parsing; `parse-and-sign` gets a batch of references
 (file, position, id), reads those items itself, and returns the signed articles the writer
-needs (about 1.5-2x the raw bytes of the batch: bodies, signatures, shingle hashes).
+needs. Measured on 2,000 synthetic dumps (10.2 MB): a task's input is 0.40 MB of references
+(10.4 MB when it carried the items), its result 32.7 MB (cleaned articles 11.1, folded texts
+9.8, shingle hashes 10.9, signatures 1.0): what linking and writing need, not the input again.
 
 Writers take turns: the flow holds the Prefect global concurrency limit `newsdedup-writer`
 (strict) while it writes, and the store's file lock beneath it (``storage/locking.py``).
