@@ -7,6 +7,7 @@ there; without the browser this test skips and says why.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -72,7 +73,7 @@ def test_backfill_custom_run_from_the_ui(prefect_server, page, tmp_path: Path, s
     page.get_by_text("Custom run").click()
     expect(field(page, "Path template (Optional)")).to_be_visible()
 
-    field(page, "Path template (Optional)").locator("textarea").fill(str(tmp_path / "dumps" / "{date:%Y-%m-%d}"))
+    json_input(page, "Path template (Optional)", json.dumps(str(tmp_path / "dumps" / "{date:%Y-%m-%d}")))
     json_input(page, "First day", '"2024-03-01"')
     json_input(page, "Last day", '"2024-03-02"')
     json_input(page, "Database path (Optional)", f'"{db}"')
