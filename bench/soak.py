@@ -117,15 +117,18 @@ def _move_in(batch: Path, drop: Path, tag: str) -> None:
             os.rename(chunk, drop / outlet.name / f"{tag}-{chunk.name}")
 
 
-def _read_loop(log: ReaderLog, done: threading.Event, query) -> None:
+def _read_loop(log: ReaderLog, done: threading.Event, query, pause: float = 0.0) -> None:
+    """Query until `done`; `pause` seconds between queries (an analyst is not a busy loop, and a
+    busy loop in this process would take a core from the writers it is meant to watch)."""
     while not done.is_set():
         started = time.monotonic()
         try:
             query()
         except Exception as exc:  # every failure is the finding: keep its message
             log.failures.append(f"{type(exc).__name__}: {exc}"[:500])
-            continue
-        log.waits.append(time.monotonic() - started)
+        else:
+            log.waits.append(time.monotonic() - started)
+        done.wait(pause)
 
 
 def _articles(db: Path) -> tuple[list[str], int, int]:
@@ -181,8 +184,8 @@ def run_soak(server, workdir: Path, seconds: float = 60.0, drop_size: int = 120,
 
     session = duckdb.connect(str(snapshot_path(db)), read_only=True)
     threads = [threading.Thread(target=_read_loop, args=(readers[0], done, sql_process)),
-               threading.Thread(target=_read_loop, args=(readers[1], done, analyst_query)),
-               threading.Thread(target=_read_loop, args=(readers[2], done, lambda: session.execute(QUERY).fetchall()))]
+               threading.Thread(target=_read_loop, args=(readers[1], done, analyst_query, 0.1)),
+               threading.Thread(target=_read_loop, args=(readers[2], done, lambda: session.execute(QUERY).fetchall(), 0.1))]
     for t in threads:
         t.start()
 
