@@ -24,5 +24,5 @@ def test_soak_loses_nothing_and_answers_every_reader(prefect_server, tmp_path: P
     failed = [name for name, ok in report.checks.items() if not ok]
     assert not failed, f"{failed}: {summary}; reader failures: {[r.failures[:2] for r in report.readers]}"
     assert report.lost == report.extra == report.duplicated == 0
-    assert report.articles == report.reference_articles > 500
+    assert report.articles == report.reference_articles > 300  # at least one drop batch and one backfill run
     assert all(r.waits and not r.failures for r in report.readers)
