@@ -75,16 +75,24 @@ def _check_template(template: str) -> str:
 
 
 class BackfillRequest(BaseModel):
-    """What to backfill: a date range of dump directories (or files) named by a path template."""
+    """What to backfill: a date range of dumps named by a path template, or of the raw archive."""
 
     model_config = ConfigDict(title="Backfill", extra="forbid")
 
-    path_template: str = Field(
-        "data/drop/{date:%Y-%m-%d}",
+    path_template: Optional[str] = Field(
+        None,
         title="Path template",
         description="Where each day's dumps are: a path with a {date} placeholder and a strftime format, "
-        "e.g. dumps/{date:%Y-%m-%d}/ or archive/{date:%Y/%m/%d}.tar.gz. A day whose path is missing is reported, not an error.",
+        "e.g. data/drop/{date:%Y-%m-%d} or archive/{date:%Y/%m/%d}.tar.gz. A day whose path is missing is "
+        "reported, not an error. Leave empty to use the raw archive instead.",
         min_length=1,
+    )
+    from_raw_archive: bool = Field(
+        False,
+        title="From the raw archive",
+        description="Instead of a path template: each day, the pages fetched that day (UTC) and kept in the "
+        "database's raw archive, parsed again without the network. Only pages not yet stored or rejected are "
+        "read, unless Reprocess is on.",
     )
     start_date: date = Field(title="First day", description="First day to ingest (YYYY-MM-DD).")
     end_date: date = Field(title="Last day", description="Last day to ingest, included (YYYY-MM-DD).")
@@ -93,19 +101,24 @@ class BackfillRequest(BaseModel):
     reprocess: bool = Field(
         False,
         title="Reprocess finished days",
-        description="Read again days that an earlier run already ingested completely. Off: such days are skipped "
-        "unless a file changed since. Either way, articles already stored are never added twice.",
+        description="Read again days that an earlier run already ingested completely (raw archive: parse every "
+        "page of the day again with the current parsers, so pages rejected before can become articles). Off: "
+        "such days are skipped unless a file changed since. Either way, articles already stored are never added twice.",
     )
     db_path: DbPath = None
     batch_size: BatchSize = 2000
 
     @field_validator("path_template")
     @classmethod
-    def _template(cls, value: str) -> str:
-        return _check_template(value)
+    def _template(cls, value: str | None) -> str | None:
+        return None if value is None else _check_template(value)
 
     @model_validator(mode="after")
     def _range(self) -> BackfillRequest:
+        if self.path_template is not None and self.from_raw_archive:
+            raise ValueError("give a path template or from_raw_archive, not both")
+        if self.path_template is None and not self.from_raw_archive:
+            raise ValueError("give a path template (e.g. data/drop/{date:%Y-%m-%d}) or set from_raw_archive")
         if self.end_date < self.start_date:
             raise ValueError(f"the last day ({self.end_date}) is before the first day ({self.start_date})")
         if (self.end_date - self.start_date).days >= MAX_BACKFILL_DAYS:
@@ -120,7 +133,9 @@ class BackfillRequest(BaseModel):
             day += timedelta(days=1)
 
     def path_for(self, day: date) -> str:
-        """The dump path of one day."""
+        """The dump path of one day (``raw_archive:YYYY-MM-DD`` when reading the raw archive)."""
+        if self.path_template is None:
+            return f"raw_archive:{day.isoformat()}"
         return self.path_template.format(date=day)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
 from flows.batch_linking import store_batch
 from flows.sources import iter_inputs
@@ -190,14 +191,18 @@ class IngestRun:
         """The run's input items in a stable order (raises FileNotFoundError for a missing path)."""
         return iter_inputs(self.paths, source=self.settings.source, max_bytes=self.settings.max_bytes)
 
-    def prepare(self, chunk: list[RawArticle | Rejection]) -> tuple[list[tuple[str, RawArticle]], list[Rejection]]:
-        """Split a chunk into items still to parse (with their ids) and rejections; skip stored ones."""
+    def prepare(self, chunk: list, id_of: Callable = article_id_for) -> tuple[list[tuple[str, Any]], list[Rejection]]:
+        """Split a chunk into items still to parse (with their ids) and rejections; skip stored ones.
+
+        Items are raw articles, or anything ``id_of`` gives the article id of (the Prefect flow
+        passes references to items that its tasks read themselves, ``flows.input_refs``).
+        """
         raws, rejections = [], []
         for item in chunk:
             if isinstance(item, Rejection):
                 rejections.append(item)
             else:
-                raws.append((article_id_for(item), item))
+                raws.append((id_of(item), item))
         self.summary.read += len(chunk)
         stored = store_articles.existing_article_ids(self.con, [i for i, _ in raws])
         fresh = []

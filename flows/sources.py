@@ -300,6 +300,33 @@ def iter_inputs(
     return _iter_found(_found_files(paths, source), source, limits)
 
 
+InputFile = _Found  # one file a path argument names: ``path``, ``source``, ``uri``
+
+
+def input_files(paths: list[str], source: str | None = None) -> Iterator[InputFile]:
+    """The files ``iter_inputs`` would read, in its order, without reading them.
+
+    ``read_input_file`` on each, in turn, yields exactly what ``iter_inputs`` yields; a Prefect
+    task can so be handed file names and read the bytes itself.
+
+    Raises:
+        FileNotFoundError: as :func:`iter_inputs`, by this call itself.
+    """
+    paths = [os.fspath(p) for p in paths] if not isinstance(paths, (str, os.PathLike)) else paths
+    _check_paths(paths)
+    return _found_files(paths, source)
+
+
+def is_container(found: InputFile) -> bool:
+    """True for a file that holds many items (zip, tar, JSONL, WARC), False for one dump or page."""
+    return _kind_of(found.path) in ("zip", "tar", "jsonl", "warc")
+
+
+def read_input_file(found: InputFile, source: str | None = None, max_bytes: int = MAX_BYTES) -> Iterator[RawArticle | Rejection]:
+    """The items of one file from ``input_files``, as ``iter_inputs`` yields them (same limits)."""
+    return _iter_found(iter([found]), source, _Limits(max_bytes, MAX_ARCHIVE_BYTES, MAX_RATIO))
+
+
 def count_inputs(paths: list[str]) -> int | None:
     """A cheap total for a progress bar: how many items ``iter_inputs`` will yield.
 

@@ -12,7 +12,7 @@ import json
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
@@ -161,23 +161,62 @@ def _decoded(rows: list[tuple]) -> Iterator[ArchivedBody]:
 _COLUMNS = "r.url, r.final_url, r.source, r.kind, r.status, r.headers, r.fetched_at, r.content_hash, r.body, r.compression"
 
 
-def iter_pages(con: duckdb.DuckDBPyConnection, chunk: int = 500) -> Iterator[ArchivedBody]:
-    """Every archived page, oldest fetch first (then url), decompressed, read ``chunk`` rows at a time."""
+_UNPROCESSED = """
+    NOT EXISTS (SELECT 1 FROM articles a WHERE a.source = r.source AND a.source_uri = r.final_url
+                AND a.content_hash = r.content_hash)
+    AND NOT EXISTS (SELECT 1 FROM rejected_inputs j WHERE j.source = r.source AND j.source_uri = r.final_url
+                    AND j.content_hash = r.content_hash)
+"""
+
+
+def _fetch_day(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a UTC calendar day, the unit of a backfill over the archive."""
+    start = datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def iter_pages(
+    con: duckdb.DuckDBPyConnection, chunk: int = 500, fetched_on: date | None = None, unprocessed_only: bool = False
+) -> Iterator[ArchivedBody]:
+    """Archived pages, oldest fetch first (then url), decompressed, read ``chunk`` rows at a time.
+
+    Args:
+        con: a connection to the store; the caller may write through it between chunks.
+        chunk: rows per query.
+        fetched_on: only pages fetched on this UTC day.
+        unprocessed_only: only pages that became neither an article nor a rejection.
+    """
     last: tuple | None = None
+    day_where, day_params = "", []
+    if fetched_on is not None:
+        day_where, day_params = "AND r.fetched_at >= ? AND r.fetched_at < ?", list(_fetch_day(fetched_on))
+    todo_where = f"AND {_UNPROCESSED}" if unprocessed_only else ""
     while True:
         where, params = ("", []) if last is None else ("AND (r.fetched_at, r.url, r.content_hash) > (?, ?, ?)", list(last))
         rows = con.execute(
             f"""
             SELECT {_COLUMNS} FROM raw_archive AS r
-            WHERE r.kind = 'page' {where}
+            WHERE r.kind = 'page' {day_where} {todo_where} {where}
             ORDER BY r.fetched_at, r.url, r.content_hash LIMIT ?
             """,
-            [*params, chunk],
+            [*day_params, *params, chunk],
         ).fetchall()
         if not rows:
             return
         yield from _decoded(rows)
         last = (rows[-1][6], rows[-1][0], rows[-1][7])
+
+
+def pages_fetched_on(con: duckdb.DuckDBPyConnection, day: date) -> tuple[int, int]:
+    """(pages archived, of which neither an article nor a rejection yet) for one UTC fetch day."""
+    rows = con.execute(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE {_UNPROCESSED}) FROM raw_archive AS r
+        WHERE r.kind = 'page' AND r.fetched_at >= ? AND r.fetched_at < ?
+        """,
+        list(_fetch_day(day)),
+    ).fetchall()
+    return int(rows[0][0]), int(rows[0][1])
 
 
 def unprocessed_pages(con: duckdb.DuckDBPyConnection) -> list[ArchivedBody]:
@@ -188,11 +227,7 @@ def unprocessed_pages(con: duckdb.DuckDBPyConnection) -> list[ArchivedBody]:
     rows = con.execute(
         f"""
         SELECT {_COLUMNS} FROM raw_archive AS r
-        WHERE r.kind = 'page'
-          AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.source = r.source AND a.source_uri = r.final_url
-                          AND a.content_hash = r.content_hash)
-          AND NOT EXISTS (SELECT 1 FROM rejected_inputs j WHERE j.source = r.source AND j.source_uri = r.final_url
-                          AND j.content_hash = r.content_hash)
+        WHERE r.kind = 'page' AND {_UNPROCESSED}
         ORDER BY r.fetched_at, r.url
         """
     ).fetchall()

@@ -120,3 +120,13 @@ def same_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], a:
         f"UNION ALL (SELECT {cols} FROM {b}.{table} EXCEPT ALL SELECT {cols} FROM {a}.{table}))"
     ).fetchall()[0][0]
     return diff == 0
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """One real Prefect server (random port, temporary home) with prefect.yaml deployed and a worker,
+    shared by every test that asks for it (see tests/prefect_server.py)."""
+    from tests.prefect_server import deployed_server
+
+    with deployed_server(tmp_path_factory.mktemp("prefect-home")) as server:
+        yield server

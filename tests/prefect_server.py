@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,18 +84,34 @@ class PrefectServer:
         self.cli("work-pool", "create", "newsdedup-process", "--type", "process")
         self.cli("--no-prompt", "deploy", "--all", timeout=180)
         self._spawn("worker", "worker", "start", "--pool", "newsdedup-process", "--type", "process")
-        found = self.http.post("/deployments/filter", json={}).json()
+        found = self.request("POST", "/deployments/filter", json={}).json()
         return {d["name"]: d["id"] for d in found}
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """An API call, repeated while the server answers 503.
+
+        The server answers 503 when its SQLite database stays busy (a loaded machine, several
+        runs writing states and logs); nothing was done, and the Prefect client retries those
+        too (PREFECT_CLIENT_MAX_RETRIES).
+        """
+        for attempt in range(8):
+            response = self.http.request(method, path, **kwargs)
+            if response.status_code != 503:
+                return response
+            time.sleep(min(4.0, 0.25 * 2**attempt))
+        return response
 
     def create_run(self, deployment_id: str, parameters: dict) -> str:
         """Create a flow run the way the UI's Run button does."""
-        response = self.http.post(f"/deployments/{deployment_id}/create_flow_run",
-                                  json={"parameters": parameters, "state": {"type": "SCHEDULED"}})
-        assert response.status_code == 201, response.text
+        response = self.request("POST", f"/deployments/{deployment_id}/create_flow_run",
+                                json={"parameters": parameters, "state": {"type": "SCHEDULED"}})
+        assert response.status_code == 201, f"creating a run: {response.status_code} {response.text}"
         return response.json()["id"]
 
     def flow_run(self, run_id: str) -> dict:
-        return self.http.get(f"/flow_runs/{run_id}").json()
+        response = self.request("GET", f"/flow_runs/{run_id}")
+        assert response.status_code == 200, f"reading run {run_id}: {response.status_code} {response.text}"
+        return response.json()
 
     def wait_run(self, run_id: str, timeout: float = 240) -> dict:
         deadline = time.monotonic() + timeout
@@ -104,7 +123,7 @@ class PrefectServer:
             time.sleep(0.25)
 
     def run_logs(self, run_id: str) -> str:
-        logs = self.http.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}).json()
+        logs = self.request("POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}).json()
         return "\n".join(entry["message"] for entry in logs)
 
     def wait_log(self, run_id: str, text: str, timeout: float = 30) -> str:
@@ -117,7 +136,7 @@ class PrefectServer:
             time.sleep(0.25)
 
     def artifacts(self, run_id: str) -> list[dict]:
-        return self.http.post("/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}).json()
+        return self.request("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}).json()
 
     def logs(self, name: str) -> str:
         path = self.home / f"{name}.log"
@@ -134,3 +153,17 @@ class PrefectServer:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+@contextmanager
+def deployed_server(home: Path) -> Iterator[PrefectServer]:
+    """A started server with the pool, prefect.yaml's deployments and a worker; stopped on exit.
+
+    ``server.deployments`` maps deployment names to ids.
+    """
+    srv = PrefectServer(home).start()
+    try:
+        srv.deployments = srv.deploy()
+        yield srv
+    finally:
+        srv.stop()

@@ -7,6 +7,7 @@ there; without the browser this test skips and says why.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -24,17 +25,6 @@ pytestmark = [
                        reason=f"no browser at {CHROMIUM}: install Debian's chromium package (tests/run.sh does it with apt)"),
 ]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from tests.prefect_server import PrefectServer
-
-    srv = PrefectServer(tmp_path_factory.mktemp("prefect-home")).start()
-    try:
-        srv.deployments = srv.deploy()
-        yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
@@ -69,7 +59,7 @@ def json_input(page, label: str, value: str) -> None:
     editor.fill(value)
 
 
-def test_backfill_custom_run_from_the_ui(server, page, tmp_path: Path, seed_bytes: bytes):
+def test_backfill_custom_run_from_the_ui(prefect_server, page, tmp_path: Path, seed_bytes: bytes):
     from playwright.sync_api import expect
 
     day = tmp_path / "dumps" / "2024-03-02" / "wire"
@@ -78,12 +68,12 @@ def test_backfill_custom_run_from_the_ui(server, page, tmp_path: Path, seed_byte
     (day / "hamas-copy.txt").write_bytes(seed_bytes)
     db = tmp_path / "ui.duckdb"
 
-    page.goto(f"{server.url}/deployments/deployment/{server.deployments['backfill']}")
+    page.goto(f"{prefect_server.url}/deployments/deployment/{prefect_server.deployments['backfill']}")
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("Custom run").click()
     expect(field(page, "Path template (Optional)")).to_be_visible()
 
-    field(page, "Path template (Optional)").locator("textarea").fill(str(tmp_path / "dumps" / "{date:%Y-%m-%d}"))
+    json_input(page, "Path template (Optional)", json.dumps(str(tmp_path / "dumps" / "{date:%Y-%m-%d}")))
     json_input(page, "First day", '"2024-03-01"')
     json_input(page, "Last day", '"2024-03-02"')
     json_input(page, "Database path (Optional)", f'"{db}"')
@@ -104,8 +94,8 @@ def test_backfill_custom_run_from_the_ui(server, page, tmp_path: Path, seed_byte
     created.dispatch_event("click")
     expect(page).to_have_url(re.compile(r"/runs/flow-run/"), timeout=30_000)
     run_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
-    run = server.wait_run(run_id, timeout=240)
-    assert run["state_type"] == "COMPLETED", server.run_logs(run_id)
+    run = prefect_server.wait_run(run_id, timeout=240)
+    assert run["state_type"] == "COMPLETED", prefect_server.run_logs(run_id)
     assert run["parameters"]["request"]["start_date"] == "2024-03-01"
     page.reload()
     expect(page.get_by_text("Completed").first).to_be_visible(timeout=30_000)
