@@ -45,7 +45,7 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
         QueryFailed: the query itself fails (unknown table or column, bad cast...).
         StoreError: the store cannot be opened (missing, busy, not a store) or is damaged.
     """
-    con = open_store(path, read_only=True)
+    con = open_store(path, read_only=True, private=True)  # the lock-down below stays in its own instance
     try:
         con.execute("SET enable_external_access = false").fetchall()
         con.execute("SET lock_configuration = true").fetchall()

@@ -211,7 +211,8 @@ def store_errors(path: str | Path, only_damage: bool = False) -> Iterator[None]:
 
 
 def open_store(
-    path: str | Path, read_only: bool = False, *, snapshot_fallback: bool = True, older_ok: bool = False
+    path: str | Path, read_only: bool = False, *, snapshot_fallback: bool = True, older_ok: bool = False,
+    private: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the newsdedup store and bring its schema up to date.
 
@@ -228,6 +229,8 @@ def open_store(
             snapshot instead (False: fail as busy; ``export`` wants the file itself).
         older_ok: read-only only: accept a store at an older schema version as it is
             (``export`` copies it unchanged; queries need the current schema).
+        private: read-only only: a DuckDB instance of its own, so settings made on it (the
+            ``sql`` command's lock-down) do not reach other connections of this process.
 
     Returns:
         An open DuckDB connection; the caller closes it.
@@ -240,7 +243,7 @@ def open_store(
     path = Path(path)
     exists = inspect_store_file(path, must_exist=read_only)
     if read_only:
-        return _connect_checked(path, True, snapshot_fallback, older_ok)
+        return _connect_checked(path, True, snapshot_fallback, older_ok, private)
     if exists:
         # every check on a read-only connection first: a refused file is never opened for writing
         try:
@@ -267,11 +270,13 @@ def open_store(
     return con
 
 
-def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older_ok: bool) -> duckdb.DuckDBPyConnection:
+def _connect_checked(
+    path: Path, read_only: bool, snapshot_fallback: bool, older_ok: bool, private: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Connect to the store (or, read-only and busy, its snapshot), set the session, run the checks."""
     opened = path
     try:
-        con = duckdb.connect(str(path), read_only=True) if read_only else _attach_for_writing(path)
+        con = _connect_reader(path, private) if read_only else _attach_for_writing(path)
     except duckdb.Error as exc:
         error = _store_error_from(path, exc, read_only)
         snapshot = snapshot_path(path)
@@ -279,7 +284,7 @@ def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older
             raise error from exc
         # a writer holds the file: answer from the snapshot it publishes (storage/snapshot.py)
         try:
-            con = duckdb.connect(str(snapshot), read_only=True)
+            con = _connect_reader(snapshot, private)
         except duckdb.Error:
             raise error from exc
         opened = snapshot
@@ -315,6 +320,22 @@ def _connect_checked(path: Path, read_only: bool, snapshot_fallback: bool, older
 # read-write instances this process holds, by resolved path: DuckDB refuses to attach one file
 # twice in a process, so a second writer in the same process gets a connection to the first
 _writers: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+def _connect_reader(path: Path, private: bool) -> duckdb.DuckDBPyConnection:
+    """A read-only connection: normally DuckDB's shared instance of the file; ``private`` gives
+    an instance of its own (file attached READ_ONLY), whose settings (e.g. no external access,
+    locked configuration) then cannot leak into other connections of this process."""
+    if not private:
+        return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS store (READ_ONLY)", [str(path)]).fetchall()
+        con.execute("USE store").fetchall()
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _attach_for_writing(path: Path) -> duckdb.DuckDBPyConnection:

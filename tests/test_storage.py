@@ -241,3 +241,27 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent
+
+
+def test_readonly_sql_lock_down_stays_in_its_own_instance(tmp_path):
+    """`run_readonly_sql` disables file access and locks settings in a DuckDB instance of its own:
+    a notebook's session on the same file in the same process is never locked down by it."""
+    db = tmp_path / "news.duckdb"
+    open_store(db).close()
+    notes = tmp_path / "notes.csv"
+    notes.write_text("a\n1\n")
+    analyst = duckdb.connect(str(db), read_only=True)
+    try:
+        for _ in range(2):  # the second call used to fail: the first had locked the shared instance
+            assert run_readonly_sql(db, "SELECT count(*) FROM articles") == (["count_star()"], [(0,)])
+        assert analyst.execute(f"SELECT a FROM read_csv('{notes}')").fetchall() == [(1,)]
+    finally:
+        analyst.close()
+    assert run_readonly_sql(db, "SELECT count(*) FROM articles") == (["count_star()"], [(0,)])
+    with pytest.raises(QueryFailed):
+        run_readonly_sql(db, f"SELECT * FROM read_csv('{notes}')")
+    analyst = duckdb.connect(str(db), read_only=True)
+    try:
+        assert analyst.execute(f"SELECT a FROM read_csv('{notes}')").fetchall() == [(1,)]
+    finally:
+        analyst.close()
