@@ -656,7 +656,9 @@ def _read_tar(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
     with fh:
         try:
             tf = tarfile.open(fileobj=fh, mode="r|*")
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        # TypeError: tarfile's gzip header reader calls ord() on the empty read of a file cut
+        # inside the gzip header (b"\x1f\x8b\x08"; found by the fuzzer)
+        except (tarfile.TarError, EOFError, zlib.error, OSError, TypeError) as err:
             yield Rejection(found.source, found.uri, "bad_archive", f"not a readable tar: {err}")
             return
         expanded = 0

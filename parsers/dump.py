@@ -139,8 +139,8 @@ def parse_published(value: Any) -> datetime | None:
 
     Returns:
         A timezone-aware datetime in UTC (times without an offset are taken as
-        UTC), or None when the value is missing or unparseable -- a bad date
-        never costs us the article.
+        UTC), or None when the value is missing, unparseable or out of range in
+        UTC -- a bad date never costs us the article.
     """
     if value is None or value == "":
         return None
@@ -159,7 +159,10 @@ def parse_published(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None  # 9999-12-31T23:59-23:59 is past datetime.max in UTC (found by the fuzzer)
 
 
 def parse_record(raw: RawArticle, rules: RuleSet) -> Article:

@@ -210,8 +210,7 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
         if not link:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
-        entries.append(FeedEntry(_absolute(link, base_url), published, entry.get("title") or None))
+        entries.append(FeedEntry(_absolute(link, base_url), _utc(stamp), entry.get("title") or None))
     if not entries:
         if parsed.get("bozo"):
             why = parsed.get("bozo_exception")
@@ -219,6 +218,17 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
         if not parsed.get("version"):
             raise Rejected("malformed_feed", "not an RSS or Atom document")
     return _dedup(entries)
+
+
+def _utc(stamp) -> datetime | None:
+    """feedparser's UTC ``struct_time`` as an aware datetime; None when absent or out of range
+    (``9999-12-31T23:59-23:59`` is in year 10000 in UTC: found by the fuzzer)."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 _NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"

@@ -115,6 +115,10 @@ def test_parse_published():
     assert parse_published("2025-11-24") == datetime(2025, 11, 24, tzinfo=UTC)
     assert parse_published("last Tuesday") is None
     assert parse_published(None) is None
+    # valid dates whose UTC time falls outside datetime's range (raised OverflowError; fuzzer)
+    assert parse_published("9999-12-31T23:59:59-23:59") is None
+    assert parse_published("0001-01-01T00:00:00+14:00") is None
+    assert parse_published("Fri, 31 Dec 9999 23:59:59 -2359") is None
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,15 @@ def test_atom_entries():
     assert entries[1].published == datetime(2025, 11, 24, 12, 1, tzinfo=UTC)
 
 
+def test_dates_out_of_range_in_utc_are_dropped_not_fatal():
+    # 9999-12-31 at -23:59 is year 10000 in UTC: parse_feed raised ValueError (found by the fuzzer)
+    feed = hf.atom(["/a.html"]).replace("2025-11-24T12:00:00Z", "9999-12-31T23:59:59-23:59")
+    (entry,) = parse_feed(feed.encode(), BASE)
+    assert entry.url.endswith("/a.html") and entry.published is None
+    rss = hf.rss(["/b.html"]).replace("Mon, 24 Nov 2025 10:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 -2359")
+    assert parse_feed(rss.encode(), BASE)[0].published is None
+
+
 def test_file_links_are_kept_as_text_for_the_fetcher_to_refuse():
     entries = parse_feed(hf.rss(["file:///etc/passwd"]).encode(), BASE)
     assert [e.url.split(":", 1)[0] for e in entries] == ["file"]  # (feedparser drops one slash)

@@ -339,6 +339,9 @@ def test_truncated_tar_gz_yields_members_before_the_damage(tmp_path):
 def test_not_a_tar_is_a_bad_archive(tmp_path):
     path = write(tmp_path / "t" / "junk.tar.gz", b"\x1f\x8b\x08\x00garbage-after-gzip-magic")
     assert ids(iter_inputs([str(path)])) == [("t", "junk.tar.gz", "bad_archive")]
+    # cut inside the gzip header: tarfile raised TypeError (found by the fuzzer)
+    cut = write(tmp_path / "t" / "cut.tgz", b"\x1f\x8b\x08")
+    assert ids(iter_inputs([str(cut)])) == [("t", "cut.tgz", "bad_archive")]
 
 
 def test_tar_member_over_the_cap_and_archive_expansion_cap(tmp_path):
