@@ -65,7 +65,7 @@ compression ratio over ``max_ratio``), ``unreadable`` (permissions, vanished, no
 file), ``unsafe_member`` (absolute path, ``..``, link, device, fifo, nested archive),
 ``bad_archive`` (corrupt or truncated archive, encrypted member, expansion over
 ``max_archive_bytes``), ``malformed_jsonl`` (bad JSON, not an object, no ``body``/``text``,
-a field of the wrong type; ``detail`` names the line).
+a field of the wrong type or holding a lone surrogate escape; ``detail`` names the line).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from parsers.article import RawArticle, Rejection, content_hash
+from parsers.normalize import LONE_SURROGATE
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
@@ -502,6 +503,9 @@ def _check_record(payload: bytes) -> tuple[str, dict[str, Any]]:
     for key in _RECORD_STR_FIELDS:
         if obj.get(key) is not None and not isinstance(obj[key], str):
             return f"field {key!r} is a {type(obj[key]).__name__}, not a string", {}
+        if obj.get(key) and LONE_SURROGATE.search(obj[key]):
+            # "\ud800" escapes decode to lone surrogates: no identity, name or text can hold them
+            return f"field {key!r} holds a lone surrogate escape, not Unicode text", {}
     published = obj.get("published")
     if published is not None and (isinstance(published, bool) or not isinstance(published, (str, int, float))):
         return f"field 'published' is a {type(published).__name__}, not a string or number", {}

@@ -24,7 +24,7 @@ from parsers.byline import byline_of
 from parsers.clean import strip_boilerplate
 from parsers.dateline import split_dateline
 from parsers.decode import decode_text
-from parsers.normalize import normalize_line
+from parsers.normalize import LONE_SURROGATE, normalize_line
 from parsers.rules import RuleSet
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|<!--")
@@ -34,6 +34,7 @@ _BLOCK_TAGS = (
     "header hr li main nav ol p pre section table td th tr ul title"
 ).split()
 _DROP_TAGS = ["script", "style", "noscript", "template", "iframe", "svg", "head"]
+_NOT_IN_URL = re.compile("[\x00-\x20\x7f-\x9f\ud800-\udfff]")
 
 
 def resolve_markup(text: str) -> str:
@@ -183,8 +184,9 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
         The article, with ``published_at`` an aware UTC datetime or None.
 
     Raises:
-        Rejected: ``malformed_jsonl`` when the fields are not a JSON object or
-            title/body are not strings; ``no_body`` when no body text is left.
+        Rejected: ``malformed_jsonl`` when the fields are not a JSON object,
+            title/body are not strings, or a text field holds a lone surrogate
+            (``"\\ud800"``); ``no_body`` when no body text is left.
     """
     fields = raw.fields
     if fields is None:
@@ -202,6 +204,11 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
         body = ""
     if not isinstance(title, str) or not isinstance(body, str):
         raise Rejected("malformed_jsonl", "title and body/text must be strings")
+    for key in ("title", "body", "text", "url", "source"):
+        value = fields.get(key)
+        if isinstance(value, str) and LONE_SURROGATE.search(value):
+            # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 store can hold
+            raise Rejected("malformed_jsonl", f"field {key!r} holds a lone surrogate escape: not Unicode text")
     source = fields.get("source") if isinstance(fields.get("source"), str) and fields.get("source") else raw.source
 
     headline = normalize_line(resolve_markup(title).replace("\n", " "))
@@ -214,6 +221,10 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
     if not paragraphs:
         raise Rejected("no_body", f"all {len(body_lines)} body lines were boilerplate")
     url = fields.get("url")
+    if isinstance(url, str):
+        url = url.strip()
+        if _NOT_IN_URL.search(url):
+            url = None  # whitespace or control characters inside: not a URL (found by the fuzzer)
     return Article(
         source=source,
         source_uri=raw.uri,

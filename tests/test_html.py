@@ -209,6 +209,15 @@ def test_non_html_and_empty_pages_rejected_with_reason(payload, reason):
     assert info.value.detail
 
 
+def test_lone_surrogate_escapes_in_jsonld_do_not_reach_the_article():
+    # json.loads turns "\\ud800" into a lone surrogate; it reached the byline (found by the fuzzer)
+    ld = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H\\ud800i", "author": {"name": "\\udfffJane Doe"}}</script>'
+    art = parse(page(f"<p>{PROSE}</p>", head=ld))
+    for text in (art.title, art.byline, *art.paragraphs):
+        text.encode("utf-8")
+    assert art.byline == "Jane Doe"
+
+
 def test_decode_honours_meta_charset_bom_and_utf8_mislabelled_as_latin1():
     text = "<html><head><meta charset='iso-8859-1'></head><body><p>café “quoted”</p></body></html>"
     assert "café “quoted”" in decode_html(text.encode("utf-8"))  # valid UTF-8 wins over a Latin-1 label

@@ -387,6 +387,18 @@ def test_jsonl_good_and_bad_lines(tmp_path):
     assert count_inputs([str(path)]) == 8
 
 
+def test_jsonl_lone_surrogate_escapes_are_malformed(tmp_path):
+    # json.loads turns "\ud800" into a lone surrogate that no DuckDB write can hold; the html
+    # field crashed the source with UnicodeEncodeError (found by the fuzzer)
+    lines = [json.dumps({"title": "T\ud800", "body": "Body."}), json.dumps({"html": "<p>\udfff</p>", "url": "https://a/b"}),
+             json.dumps({"body": "Body.", "url": "https://a/\ud800"})]
+    path = write(tmp_path / "feeds" / "export.jsonl", "\n".join(lines).encode())
+    items = list(iter_inputs([str(path)]))
+    assert [i.reason for i in items] == ["malformed_jsonl"] * 3
+    assert all("lone surrogate" in i.detail for i in items)
+    assert [i.source_uri for i in items] == [f"export.jsonl#L{n}" for n in (1, 2, 3)]
+
+
 def test_jsonl_gz_crlf_bom_and_long_lines(tmp_path):
     rec = {"title": "T", "body": "B " * 10}
     raw = b"\xef\xbb\xbf" + json.dumps(rec).encode() + b"\r\n" + b'{"body": "' + b"x" * 500 + b'"}\n'
