@@ -130,6 +130,15 @@ def parse_dump(raw: RawArticle, rules: RuleSet) -> Article:
     )
 
 
+def url_or_none(value: Any) -> str | None:
+    """A URL given with an article, stripped; None when missing or not a URL at all (whitespace,
+    control characters or lone surrogates inside: found by the fuzzer in JSONL and page fields)."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if value and not _NOT_IN_URL.search(value) else None
+
+
 def parse_published(value: Any) -> datetime | None:
     """Parse a publication time into an aware UTC datetime.
 
@@ -220,11 +229,6 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
     paragraphs, removed, byline, dateline = _build_body(body_lines, rules, source, offset=1)
     if not paragraphs:
         raise Rejected("no_body", f"all {len(body_lines)} body lines were boilerplate")
-    url = fields.get("url")
-    if isinstance(url, str):
-        url = url.strip()
-        if _NOT_IN_URL.search(url):
-            url = None  # whitespace or control characters inside: not a URL (found by the fuzzer)
     return Article(
         source=source,
         source_uri=raw.uri,
@@ -234,7 +238,7 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
         dateline=dateline,
         byline=byline,
         published_at=parse_published(fields.get("published")),
-        url=url if isinstance(url, str) and url else None,
+        url=url_or_none(fields.get("url")),
         removed=removed,
     )
 
@@ -255,7 +259,7 @@ def parse_raw(raw: RawArticle, rules: RuleSet) -> Article:
 
         article = parse_html(raw, rules)
         fields = raw.fields or {}  # where the page was fetched, and the feed's date, when the page has none
-        article.url = article.url or fields.get("final_url") or fields.get("url")
+        article.url = url_or_none(article.url) or url_or_none(fields.get("final_url")) or url_or_none(fields.get("url"))
         article.published_at = article.published_at or parse_published(fields.get("published"))
         return article
     raise ValueError(f"unknown RawArticle.kind {raw.kind!r} (expected 'dump', 'record' or 'html')")

@@ -9,7 +9,8 @@ removed. Nothing is fetched here; an entry URL is only text until the fetcher ha
 
 XML safety: a document that declares entities (``<!ENTITY``) is refused as ``hostile``
 before any XML parser sees it: that is the billion-laughs / quadratic-blowup shape, and
-news feeds have no use for it. Sitemaps are parsed with ``defusedxml`` (which forbids
+news feeds have no use for it. A feed is checked both as bytes and as the UTF-8 that
+feedparser converts it to (UTF-16/32 and EBCDIC feeds hide the declaration from a byte search). Sitemaps are parsed with ``defusedxml`` (which forbids
 entities and external references as well). ``feedparser`` is handed a byte stream, never
 bytes or a string: given a string it would open URLs and file paths itself.
 """
@@ -194,8 +195,17 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
             not a feed or has no entry with a link.
     """
     import feedparser  # lazy: only fetch runs need it
+    from feedparser.encodings import convert_to_utf8
 
     _refuse_entities(body)
+    # feedparser re-encodes UTF-16/32 and EBCDIC documents to UTF-8 before its XML parser
+    # expands entities: check what that parser will see (a UTF-16 bomb passed the byte check)
+    try:
+        as_utf8 = convert_to_utf8({"content-location": base_url}, body, {})
+    except (UnicodeDecodeError, LookupError) as err:
+        # a non-ASCII byte in the encoding declaration crashed feedparser (found by the fuzzer)
+        raise Rejected("malformed_feed", f"unreadable XML encoding declaration ({err})") from None
+    _refuse_entities(as_utf8)
     parsed = feedparser.parse(
         io.BytesIO(body),
         response_headers={"content-location": base_url},

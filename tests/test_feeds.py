@@ -51,6 +51,24 @@ def test_entity_bomb_is_refused_without_expanding():
         parse_sitemap(hf.BILLION_LAUGHS.encode(), BASE)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "cp037"])
+def test_entity_bomb_in_utf16_or_ebcdic_is_refused(encoding):
+    # the byte search missed "<\0!\0E\0N\0T..." and feedparser expanded the entities
+    # (a 4-level bomb gave a 30,000-character title; found by the fuzzer)
+    declared = {"utf-16-le": "utf-16", "utf-32": "utf-32"}.get(encoding, encoding)
+    bomb = hf.BILLION_LAUGHS.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{declared}"?>')
+    with pytest.raises(Rejected) as why:
+        parse_feed(bomb.encode(encoding), BASE)
+    assert why.value.reason == "hostile"
+
+
+def test_bad_encoding_declaration_is_a_malformed_feed():
+    # feedparser raised UnicodeDecodeError on a non-ASCII byte in the declaration (found by the fuzzer)
+    with pytest.raises(Rejected) as why:
+        parse_feed(b'<?xml version="1.0" encoding="utf-8\xb6"?><feed xmlns="http://www.w3.org/2005/Atom"/>', BASE)
+    assert why.value.reason == "malformed_feed"
+
+
 @pytest.mark.parametrize("body", [b"this is not xml {", b"<html><body>Hello</body></html>", b""])
 def test_malformed_feed(body):
     with pytest.raises(Rejected) as why:
