@@ -161,10 +161,14 @@ def _refuse_entities(body: bytes) -> None:
 
 
 def _absolute(link: str, base_url: str) -> str:
+    """The link made absolute, without its fragment; "" when it is no URL at all."""
     link = link.strip()
-    if urlsplit(link).scheme:  # absolute: kept as written (urljoin would turn file:///x into file://x)
-        return urldefrag(link)[0]
-    return urldefrag(urljoin(base_url, link))[0]
+    try:
+        if urlsplit(link).scheme:  # absolute: kept as written (urljoin would turn file:///x into file://x)
+            return urldefrag(link)[0]
+        return urldefrag(urljoin(base_url, link))[0]
+    except ValueError:
+        return ""  # "http://[::1" raised "Invalid IPv6 URL" out of the parser (found by the fuzzer)
 
 
 def _dedup(entries: list[FeedEntry]) -> list[FeedEntry]:
@@ -275,7 +279,7 @@ def parse_sitemap(body: bytes, base_url: str) -> SourceDocument:
     kind = _local(root.tag)
     if kind == "sitemapindex":
         locs = [(el.text or "").strip() for el in root.iter() if _local(el.tag) == "loc"]
-        return SourceDocument([], [_absolute(u, base_url) for u in locs if u])
+        return SourceDocument([], [a for a in (_absolute(u, base_url) for u in locs if u) if a])
     if kind != "urlset":
         raise Rejected("malformed_feed", f"root element <{kind}> is neither <urlset> nor <sitemapindex>")
     entries = []

@@ -62,6 +62,14 @@ def test_entity_bomb_in_utf16_or_ebcdic_is_refused(encoding):
     assert why.value.reason == "hostile"
 
 
+def test_links_that_are_no_urls_are_skipped():
+    # urlsplit raised "Invalid IPv6 URL" out of every parser (found by the fuzzer)
+    assert [e.url for e in parse_url_list(b"http://[::1\nhttps://a.example/x\n", BASE)] == ["https://a.example/x"]
+    assert [e.url for e in parse_feed(hf.rss(["http://[::1", "/ok.html"]).encode(), BASE)] == ["https://news.example.com/ok.html"]
+    index = b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>http://[::1</loc></sitemap></sitemapindex>'
+    assert parse_sitemap(index, BASE).sitemaps == []
+
+
 def test_bad_encoding_declaration_is_a_malformed_feed():
     # feedparser raised UnicodeDecodeError on a non-ASCII byte in the declaration (found by the fuzzer)
     with pytest.raises(Rejected) as why:
