@@ -12,6 +12,7 @@ from hypothesis import given
 from tests.fuzz_properties import TARGETS, FuzzTarget, ci_settings
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")  # bs4 and feedparser warn about hostile markup: expected here
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_fuzz(target: FuzzTarget):
