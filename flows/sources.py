@@ -636,7 +636,9 @@ def _tar_end_problem(tf: tarfile.TarFile, path: str) -> str | None:
         try:
             while stream.read(1 << 16):
                 pass
-        except (EOFError, OSError, zlib.error) as err:
+        # tarfile.ReadError: tarfile's own stream reports zlib damage as "invalid compressed
+        # data"; it escaped the run from here (found by the fuzzer)
+        except (EOFError, OSError, zlib.error, tarfile.TarError) as err:
             return f"compressed stream damaged after the last member: {err}"
         if not decompressor.eof:
             return f"archive truncated: the compressed stream ends without its end marker after {tf.offset:,} bytes of tar"

@@ -80,6 +80,7 @@ KNOWN_REASONS = frozenset(
         "bad_archive", "unreadable", "not_html", "hostile", "malformed_feed",
     }
 )
+_ROOT = str(Path(__file__).resolve().parent.parent)
 RULES = RuleSet()
 COMPILED = RULES.for_source(None)
 # Every line rule but duplicate_line (which keeps the first copy of a line): a line one of
@@ -699,7 +700,7 @@ def _tree(root: Path) -> set[str]:
 
 
 def _expand_and_parse(name: str, data: bytes) -> list[RawArticle | Rejection]:
-    from flows.sources import iter_inputs
+    from flows.sources import count_inputs, iter_inputs
 
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         root = Path(tmp)
@@ -708,6 +709,8 @@ def _expand_and_parse(name: str, data: bytes) -> list[RawArticle | Rejection]:
         (where / name).write_bytes(data)
         before = _tree(root)
         items = list(iter_inputs([str(where / name)], max_bytes=200_000, max_archive_bytes=2_000_000))
+        total = count_inputs([str(where / name)])  # the CLI's progress bar reads the archive too
+        assert total is None or total >= 0
         after = _tree(root)
         assert after == before, f"expansion wrote files: {sorted(after - before)}"
     for item in items:
@@ -798,8 +801,11 @@ def run_counting(target: FuzzTarget, n: int, seed: int, keep: int = 3) -> FuzzRe
         except Exception as exc:  # noqa: BLE001 - counting is the point: any exception is a failure
             report.failures += 1
             if len(report.first_failures) < keep:
-                tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                report.first_failures.append(f"{tb}\n    input: {value!r:.300}")
+                what = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                frames = traceback.extract_tb(exc.__traceback__)
+                ours = [f for f in frames if f.filename.startswith(_ROOT) and "/.venv/" not in f.filename] or frames
+                at = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in (ours[-1], frames[-1]))
+                report.first_failures.append(f"{what}\n    at {at}\n    input: {value!r:.300}")
 
     test = settings(max_examples=n, deadline=None, suppress_health_check=_HEALTH, database=None)(given(target.strategy)(body))
     test = hypothesis_seed(seed)(test)

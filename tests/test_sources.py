@@ -9,6 +9,7 @@ import os
 import stat
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -342,6 +343,21 @@ def test_not_a_tar_is_a_bad_archive(tmp_path):
     # cut inside the gzip header: tarfile raised TypeError (found by the fuzzer)
     cut = write(tmp_path / "t" / "cut.tgz", b"\x1f\x8b\x08")
     assert ids(iter_inputs([str(cut)])) == [("t", "cut.tgz", "bad_archive")]
+
+
+def test_tar_gz_damaged_after_its_last_member_is_a_bad_archive(tmp_path):
+    # the member reads whole; the deflate data after the end-of-archive blocks is garbage:
+    # tarfile.ReadError escaped iter_inputs (found by the fuzzer)
+    import random
+
+    tar = make_tar(tmp_path / "plain.tar", [("a.txt", story(1))], mode="w").read_bytes()
+    end = 512 + (len(story(1)) + 511) // 512 * 512 + 1024  # header, data, the two end blocks
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    padding = random.Random(0).randbytes(40_000)  # past tarfile's read-ahead
+    deflate = comp.compress(tar[:end]) + comp.compress(padding) + comp.flush(zlib.Z_FULL_FLUSH) + b"\xff" * 64
+    path = write(tmp_path / "t" / "damaged.tgz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + deflate)
+    got = ids(iter_inputs([str(path)]))
+    assert got[0] == ("t", "damaged.tgz!a.txt", "dump") and got[1] == ("t", "damaged.tgz", "bad_archive")
 
 
 def test_tar_member_over_the_cap_and_archive_expansion_cap(tmp_path):
