@@ -93,6 +93,9 @@ MAX_RATIO = 100
 # guard only matters where the expanded size could hurt.
 _RATIO_MIN_BYTES = 1024 * 1024
 _READ_CHUNK = 1024 * 1024
+# What opening a damaged zip raises (ValueError covers a UnicodeDecodeError on a member name
+# flagged UTF-8 that is not)
+_ZIP_OPEN_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError)
 
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
@@ -323,8 +326,8 @@ def count_inputs(paths: list[str]) -> int | None:
             try:
                 with zipfile.ZipFile(found.path) as zf:
                     total += sum(1 for i in zf.infolist() if not i.is_dir() and not _skip_member(i.filename))
-            except (OSError, zipfile.BadZipFile):
-                total += 1
+            except (OSError, *_ZIP_OPEN_ERRORS):
+                total += 1  # read_zip rejects it; a bad name crashed the CLI's count (found by the fuzzer)
         elif kind == "jsonl" and not found.path.lower().endswith(".gz"):
             try:
                 total += _count_lines(found.path)
@@ -566,7 +569,7 @@ def _read_zip(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
     """Members of a zip, each read through ``ZipFile.open`` (nothing lands on disk)."""
     try:
         zf = zipfile.ZipFile(found.path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as err:
+    except _ZIP_OPEN_ERRORS as err:
         yield Rejection(found.source, found.uri, "bad_archive", f"not a readable zip: {err}")
         return
     except OSError as err:

@@ -437,6 +437,17 @@ def test_jsonl_inside_a_zip(tmp_path):
     assert [u for _, u, _ in ids(iter_inputs([str(path)]))] == ["b.zip!feed.jsonl#L1", "b.zip!feed.jsonl#L2"]
 
 
+def test_zip_whose_utf8_member_name_is_not_utf8_is_counted_and_refused(tmp_path):
+    # zipfile raises UnicodeDecodeError opening it; count_inputs (the CLI's progress bar) let it
+    # escape and the ingest command crashed (found by the fuzzer)
+    data = bytearray(make_zip(tmp_path / "ok.zip", {"caf\u00e9.txt": story(1)}).read_bytes())
+    at = data.rfind("caf\u00e9".encode())  # the central directory's copy of the name
+    data[at + 4] = 0xFF  # 0xC3 0xA9 -> 0xC3 0xFF: invalid UTF-8
+    path = write(tmp_path / "t" / "badname.zip", bytes(data))
+    assert count_inputs([str(path)]) == 1
+    assert ids(iter_inputs([str(path)])) == [("t", "badname.zip", "bad_archive")]
+
+
 def test_count_inputs_counts_files_and_zip_members(tmp_path):
     root = tmp_path / "c"
     for i in range(3):
