@@ -206,8 +206,9 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
     # expands entities: check what that parser will see (a UTF-16 bomb passed the byte check)
     try:
         as_utf8 = convert_to_utf8({"content-location": base_url}, body, {})
-    except (UnicodeDecodeError, LookupError) as err:
-        # a non-ASCII byte in the encoding declaration crashed feedparser (found by the fuzzer)
+    except (ValueError, LookupError) as err:
+        # a non-ASCII byte (UnicodeDecodeError) or a NUL (ValueError from codecs.lookup) in the
+        # encoding declaration crashed feedparser (found by the fuzzer)
         raise Rejected("malformed_feed", f"unreadable XML encoding declaration ({err})") from None
     _refuse_entities(as_utf8)
     parsed = feedparser.parse(

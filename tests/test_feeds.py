@@ -75,6 +75,10 @@ def test_bad_encoding_declaration_is_a_malformed_feed():
     with pytest.raises(Rejected) as why:
         parse_feed(b'<?xml version="1.0" encoding="utf-8\xb6"?><feed xmlns="http://www.w3.org/2005/Atom"/>', BASE)
     assert why.value.reason == "malformed_feed"
+    nul = '<?xml version="1.0" encoding="u\x00tf-8"?><feed xmlns="http://www.w3.org/2005/Atom"/>'.encode("utf-16-le")
+    with pytest.raises(Rejected) as why:  # codecs.lookup raised ValueError (embedded null character)
+        parse_feed(nul, BASE)
+    assert why.value.reason == "malformed_feed"
 
 
 @pytest.mark.parametrize("body", [b"this is not xml {", b"<html><body>Hello</body></html>", b""])
