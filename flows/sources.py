@@ -65,7 +65,7 @@ compression ratio over ``max_ratio``), ``unreadable`` (permissions, vanished, no
 file), ``unsafe_member`` (absolute path, ``..``, link, device, fifo, nested archive),
 ``bad_archive`` (corrupt or truncated archive, encrypted member, expansion over
 ``max_archive_bytes``), ``malformed_jsonl`` (bad JSON, not an object, no ``body``/``text``,
-a field of the wrong type; ``detail`` names the line).
+a field of the wrong type or holding a lone surrogate escape; ``detail`` names the line).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from parsers.article import RawArticle, Rejection, content_hash
+from parsers.normalize import LONE_SURROGATE
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
@@ -92,6 +93,9 @@ MAX_RATIO = 100
 # guard only matters where the expanded size could hurt.
 _RATIO_MIN_BYTES = 1024 * 1024
 _READ_CHUNK = 1024 * 1024
+# What opening a damaged zip raises (ValueError covers a UnicodeDecodeError on a member name
+# flagged UTF-8 that is not)
+_ZIP_OPEN_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError)
 
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
@@ -349,8 +353,8 @@ def count_inputs(paths: list[str]) -> int | None:
             try:
                 with zipfile.ZipFile(found.path) as zf:
                     total += sum(1 for i in zf.infolist() if not i.is_dir() and not _skip_member(i.filename))
-            except (OSError, zipfile.BadZipFile):
-                total += 1
+            except (OSError, *_ZIP_OPEN_ERRORS):
+                total += 1  # read_zip rejects it; a bad name crashed the CLI's count (found by the fuzzer)
         elif kind == "jsonl" and not found.path.lower().endswith(".gz"):
             try:
                 total += _count_lines(found.path)
@@ -529,6 +533,9 @@ def _check_record(payload: bytes) -> tuple[str, dict[str, Any]]:
     for key in _RECORD_STR_FIELDS:
         if obj.get(key) is not None and not isinstance(obj[key], str):
             return f"field {key!r} is a {type(obj[key]).__name__}, not a string", {}
+        if obj.get(key) and LONE_SURROGATE.search(obj[key]):
+            # "\ud800" escapes decode to lone surrogates: no identity, name or text can hold them
+            return f"field {key!r} holds a lone surrogate escape, not Unicode text", {}
     published = obj.get("published")
     if published is not None and (isinstance(published, bool) or not isinstance(published, (str, int, float))):
         return f"field 'published' is a {type(published).__name__}, not a string or number", {}
@@ -589,7 +596,7 @@ def _read_zip(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
     """Members of a zip, each read through ``ZipFile.open`` (nothing lands on disk)."""
     try:
         zf = zipfile.ZipFile(found.path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as err:
+    except _ZIP_OPEN_ERRORS as err:
         yield Rejection(found.source, found.uri, "bad_archive", f"not a readable zip: {err}")
         return
     except OSError as err:
@@ -659,7 +666,9 @@ def _tar_end_problem(tf: tarfile.TarFile, path: str) -> str | None:
         try:
             while stream.read(1 << 16):
                 pass
-        except (EOFError, OSError, zlib.error) as err:
+        # tarfile.ReadError: tarfile's own stream reports zlib damage as "invalid compressed
+        # data"; it escaped the run from here (found by the fuzzer)
+        except (EOFError, OSError, zlib.error, tarfile.TarError) as err:
             return f"compressed stream damaged after the last member: {err}"
         if not decompressor.eof:
             return f"archive truncated: the compressed stream ends without its end marker after {tf.offset:,} bytes of tar"
@@ -683,7 +692,9 @@ def _read_tar(found: _Found, source: str | None, limits: _Limits) -> Iterator[Ra
     with fh:
         try:
             tf = tarfile.open(fileobj=fh, mode="r|*")
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        # TypeError: tarfile's gzip header reader calls ord() on the empty read of a file cut
+        # inside the gzip header (b"\x1f\x8b\x08"; found by the fuzzer)
+        except (tarfile.TarError, EOFError, zlib.error, OSError, TypeError) as err:
             yield Rejection(found.source, found.uri, "bad_archive", f"not a readable tar: {err}")
             return
         expanded = 0

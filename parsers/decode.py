@@ -12,6 +12,13 @@ Order of attempts (first success wins):
    sign cp932), so the common case is settled here;
 5. charset-normalizer's best guess (Cyrillic, Greek, CJK legacy code pages).
 
+Steps 4 and 5 happily give *some* text for any bytes, so their result must also read
+as text (``_implausibility``): non-ASCII letters form words (one script, sane case,
+mostly more than one letter), few odd symbols, and Han characters are mostly common
+ones. Bytes that are mostly well-formed UTF-8 sequences are damaged UTF-8, never a
+legacy code page: a few bad bytes become U+FFFD, more are ``undecodable``. So a file
+of random or broken bytes behind an ASCII headline is rejected, not stored as mojibake.
+
 Before and after, the payload is checked for being binary (NUL bytes outside
 UTF-16/32, or many control characters) and the text is scrubbed: control
 characters other than tab/newline/form feed, lone surrogates and U+FFFE/U+FFFF
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
+from typing import AnyStr
 
 from parsers.article import Rejected
 
@@ -51,6 +60,36 @@ MAX_CP1252_HIGH_SHARE = 0.3
 _HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
 # A guess from charset-normalizer with more chaos than this is no decoding.
 MAX_CHAOS = 0.3
+# Invalid UTF-8: when at least this share of the high bytes sits in well-formed UTF-8
+# sequences, the payload is UTF-8 with damage (a legacy code page almost never forms
+# them: cp1252 ``é`` is one lead byte followed by ASCII). Up to MAX_BAD_UTF8_SHARE of
+# the high bytes (or MAX_BAD_UTF8_COUNT) may be bad (each becomes U+FFFD); more is undecodable.
+UTF8_SEQUENCE_SHARE = 0.5
+MAX_BAD_UTF8_SHARE = 0.05
+MAX_BAD_UTF8_COUNT = 3  # a stray byte or two in a short UTF-8 text is damage, not an encoding
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|"
+    rb"\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+# Plausibility of a legacy decoding (see _implausibility): at most this share of the
+# non-ASCII characters may be odd (symbols other than news typography, letters in
+# malformed words), and a text with at least PLAUSIBLE_MIN_WORDS words holding non-ASCII
+# letters must have words of MIN_MEAN_WORD_LENGTH letters on average (random high bytes
+# between spaces make one- and two-letter "words"; real ones average five or more).
+MAX_ODD_SHARE = 0.2
+MAX_ODD_COUNT = 3  # a short text may hold this many odd characters whatever its share
+PLAUSIBLE_MIN_WORDS = 8
+MIN_MEAN_WORD_LENGTH = 2.5
+MIN_COMMON_HAN_SHARE = 0.9
+# Symbols a news text uses; every punctuation (P*) and currency (Sc) character counts too.
+_NEWS_SYMBOLS = frozenset("°©®™№½¼¾²³×§¶")
+# a word (run of letters) with at least one non-ASCII letter; a non-ASCII non-space character
+_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\W\d_\x00-\x7f][^\W\d_]*")
+_NON_ASCII_OTHER = re.compile(r"(?![^\W\d_])[^\s\x00-\x7f\ufffd]")
+# A long text is judged on this many evenly spaced windows of JUDGE_WINDOW characters.
+JUDGE_WINDOWS = 8
+JUDGE_WINDOW = 8192
+_CJK_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "HALFWIDTH", "IDEOGRAPHIC"})
 
 
 def decode_text(payload: bytes) -> str:
@@ -134,19 +173,117 @@ def _decode_legacy(payload: bytes) -> str:
         raise Rejected("binary", "too many control bytes for text")
 
     high = len(payload) - len(payload.translate(None, bytes(range(0x80, 0x100))))
+    sample = _windows(payload)
+    sample_high = len(sample) - len(sample.translate(None, bytes(range(0x80, 0x100))))
+    in_sequences = sum(len(m) for m in _UTF8_SEQUENCE.findall(sample))
+    if in_sequences >= UTF8_SEQUENCE_SHARE * sample_high:
+        bad = sample_high - in_sequences
+        if bad > MAX_BAD_UTF8_COUNT and bad > MAX_BAD_UTF8_SHARE * sample_high:
+            raise Rejected("undecodable", f"damaged UTF-8: {bad} of {sample_high} non-ASCII bytes are not UTF-8")
+        return payload.decode("utf-8", errors="replace")
+
     in_runs = sum(len(run) for run in _HIGH_RUN.findall(payload))
+    problem = ""
     if high <= MAX_CP1252_HIGH_SHARE * len(payload) and in_runs <= 0.1 * high:
         try:
-            return payload.decode("cp1252")
+            text = payload.decode("cp1252")
         except UnicodeDecodeError:
             pass  # one of the five bytes cp1252 leaves undefined: not cp1252
+        else:
+            problem = _implausibility(text)
+            if not problem:
+                return text
 
     from charset_normalizer import from_bytes  # imported lazily: off the hot path
 
-    best = from_bytes(payload).best()
-    if best is None or best.chaos > MAX_CHAOS:
-        raise Rejected("undecodable", "no encoding gives plausible text")
-    return str(best)
+    # charset-normalizer's candidates, best first; the first that reads as text wins
+    for guess in from_bytes(payload):
+        if guess.chaos > MAX_CHAOS:
+            continue
+        text = str(guess)
+        problem = _implausibility(text)
+        if not problem:
+            return text
+    raise Rejected("undecodable", f"no encoding gives plausible text ({problem or 'every guess is chaos'})")
+
+
+def _implausibility(text: str) -> str:
+    """Why a legacy decoding does not read as text, or '' when it does.
+
+    Only the non-ASCII characters are judged (the ASCII ones read the same in every
+    candidate encoding): punctuation, currency and a few news symbols are neutral;
+    a non-ASCII letter is fine inside a word (a run of letters) of one script --
+    Latin words may borrow ASCII letters, CJK scripts count as one -- whose case is
+    lower, upper or title (an ASCII-only word is not judged: ``McDonald``, ``iPhone``).
+    """
+    text = _windows(text)
+    odd = judged = letters = n_words = word_letters = han = common_han = 0
+    for word in _NON_ASCII_WORD.findall(text):
+        non_ascii = [ch for ch in word if not ch.isascii()]
+        letters += len(non_ascii)
+        n_words += 1
+        word_letters += len(word)
+        if not _well_formed(word):
+            odd += len(non_ascii)
+        for ch in non_ascii:
+            if "\u4e00" <= ch <= "\u9fff":
+                han += 1
+                common_han += _common_han(ch)
+    judged = letters
+    for ch in _NON_ASCII_OTHER.findall(text):
+        judged += 1
+        cat = unicodedata.category(ch)
+        if not (cat[0] == "P" or cat == "Sc" or cat[0] == "M" or ch in _NEWS_SYMBOLS):
+            odd += 1
+    if odd > MAX_ODD_COUNT and odd > MAX_ODD_SHARE * judged:
+        return f"{odd} of {judged} non-ASCII characters are odd symbols or letters in malformed words"
+    if n_words >= PLAUSIBLE_MIN_WORDS and word_letters < MIN_MEAN_WORD_LENGTH * n_words:
+        return f"{n_words} words with non-ASCII letters average {word_letters / n_words:.1f} letters"
+    if han >= 10 and common_han < MIN_COMMON_HAN_SHARE * han:
+        return f"only {common_han} of {han} Han characters are common ones"
+    return ""
+
+
+def _windows(data: AnyStr) -> AnyStr:
+    """``data`` itself, or for a long one JUDGE_WINDOWS evenly spaced windows of it joined
+    by newlines: bounded work for judging a 10 MB file (mojibake and damage are spread out)."""
+    if len(data) <= JUDGE_WINDOWS * JUDGE_WINDOW:
+        return data
+    step = len(data) // JUDGE_WINDOWS
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    return newline.join(data[i * step : i * step + JUDGE_WINDOW] for i in range(JUDGE_WINDOWS))
+
+
+def _script(ch: str) -> str:
+    if ch.isascii():
+        return "LATIN"
+    name = unicodedata.name(ch, "?").split(" ", 1)[0]
+    return "CJK" if name in _CJK_SCRIPTS else name
+
+
+def _well_formed(word: str) -> bool:
+    """A run of letters that can be a word: few script changes and a sane case pattern."""
+    switches = sum(1 for a, b in zip(word, word[1:]) if _script(a) != _script(b))
+    if switches > max(1, len(word) // 8):
+        return False
+    rest = word[1:]
+    # lower, UPPER or Title; a case-less script (CJK, Arabic, Hebrew) is all "lower"
+    return not rest or not any(ch.isupper() for ch in rest) or not any(ch.islower() for ch in rest)
+
+
+def _common_han(ch: str) -> bool:
+    """A Han character among the commonly used ones of GB 2312 (level 1), Big5 or JIS (level 1).
+
+    Text decoded from random bytes lands all over the code space; real text stays here.
+    """
+    for encoding, lo, hi in (("gb2312", 0xB0, 0xD7), ("big5", 0xA4, 0xC6), ("shift_jis", 0x88, 0x98)):
+        try:
+            code = ch.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        if len(code) == 2 and lo <= code[0] <= hi:
+            return True
+    return False
 
 
 def _control_share_bytes(payload: bytes) -> float:

@@ -24,7 +24,7 @@ from parsers.byline import byline_of
 from parsers.clean import strip_boilerplate
 from parsers.dateline import split_dateline
 from parsers.decode import decode_text
-from parsers.normalize import normalize_line
+from parsers.normalize import LONE_SURROGATE, normalize_line
 from parsers.rules import RuleSet
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|<!--")
@@ -34,6 +34,7 @@ _BLOCK_TAGS = (
     "header hr li main nav ol p pre section table td th tr ul title"
 ).split()
 _DROP_TAGS = ["script", "style", "noscript", "template", "iframe", "svg", "head"]
+_NOT_IN_URL = re.compile("[\x00-\x20\x7f-\x9f\ud800-\udfff]")
 
 
 def resolve_markup(text: str) -> str:
@@ -129,6 +130,15 @@ def parse_dump(raw: RawArticle, rules: RuleSet) -> Article:
     )
 
 
+def url_or_none(value: Any) -> str | None:
+    """A URL given with an article, stripped; None when missing or not a URL at all (whitespace,
+    control characters or lone surrogates inside: found by the fuzzer in JSONL and page fields)."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if value and not _NOT_IN_URL.search(value) else None
+
+
 def parse_published(value: Any) -> datetime | None:
     """Parse a publication time into an aware UTC datetime.
 
@@ -139,8 +149,8 @@ def parse_published(value: Any) -> datetime | None:
 
     Returns:
         A timezone-aware datetime in UTC (times without an offset are taken as
-        UTC), or None when the value is missing or unparseable -- a bad date
-        never costs us the article.
+        UTC), or None when the value is missing, unparseable or out of range in
+        UTC -- a bad date never costs us the article.
     """
     if value is None or value == "":
         return None
@@ -159,7 +169,10 @@ def parse_published(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None  # 9999-12-31T23:59-23:59 is past datetime.max in UTC (found by the fuzzer)
 
 
 def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
@@ -180,8 +193,9 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
         The article, with ``published_at`` an aware UTC datetime or None.
 
     Raises:
-        Rejected: ``malformed_jsonl`` when the fields are not a JSON object or
-            title/body are not strings; ``no_body`` when no body text is left.
+        Rejected: ``malformed_jsonl`` when the fields are not a JSON object,
+            title/body are not strings, or a text field holds a lone surrogate
+            (``"\\ud800"``); ``no_body`` when no body text is left.
     """
     fields = raw.fields
     if fields is None:
@@ -199,6 +213,11 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
         body = ""
     if not isinstance(title, str) or not isinstance(body, str):
         raise Rejected("malformed_jsonl", "title and body/text must be strings")
+    for key in ("title", "body", "text", "url", "source"):
+        value = fields.get(key)
+        if isinstance(value, str) and LONE_SURROGATE.search(value):
+            # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 store can hold
+            raise Rejected("malformed_jsonl", f"field {key!r} holds a lone surrogate escape: not Unicode text")
     source = fields.get("source") if isinstance(fields.get("source"), str) and fields.get("source") else raw.source
 
     headline = normalize_line(resolve_markup(title).replace("\n", " "))
@@ -210,7 +229,6 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
     paragraphs, removed, byline, dateline = _build_body(body_lines, rules, source, offset=1)
     if not paragraphs:
         raise Rejected("no_body", f"all {len(body_lines)} body lines were boilerplate")
-    url = fields.get("url")
     return Article(
         source=source,
         source_uri=raw.uri,
@@ -220,7 +238,7 @@ def parse_record(raw: RawArticle, rules: RuleSet) -> Article:
         dateline=dateline,
         byline=byline,
         published_at=parse_published(fields.get("published")),
-        url=url if isinstance(url, str) and url else None,
+        url=url_or_none(fields.get("url")),
         removed=removed,
     )
 
@@ -241,7 +259,7 @@ def parse_raw(raw: RawArticle, rules: RuleSet) -> Article:
 
         article = parse_html(raw, rules)
         fields = raw.fields or {}  # where the page was fetched, and the feed's date, when the page has none
-        article.url = article.url or fields.get("final_url") or fields.get("url")
+        article.url = url_or_none(article.url) or url_or_none(fields.get("final_url")) or url_or_none(fields.get("url"))
         article.published_at = article.published_at or parse_published(fields.get("published"))
         return article
     raise ValueError(f"unknown RawArticle.kind {raw.kind!r} (expected 'dump', 'record' or 'html')")

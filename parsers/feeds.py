@@ -9,7 +9,8 @@ removed. Nothing is fetched here; an entry URL is only text until the fetcher ha
 
 XML safety: a document that declares entities (``<!ENTITY``) is refused as ``hostile``
 before any XML parser sees it: that is the billion-laughs / quadratic-blowup shape, and
-news feeds have no use for it. Sitemaps are parsed with ``defusedxml`` (which forbids
+news feeds have no use for it. A feed is checked both as bytes and as the UTF-8 that
+feedparser converts it to (UTF-16/32 and EBCDIC feeds hide the declaration from a byte search). Sitemaps are parsed with ``defusedxml`` (which forbids
 entities and external references as well). ``feedparser`` is handed a byte stream, never
 bytes or a string: given a string it would open URLs and file paths itself.
 """
@@ -160,10 +161,14 @@ def _refuse_entities(body: bytes) -> None:
 
 
 def _absolute(link: str, base_url: str) -> str:
+    """The link made absolute, without its fragment; "" when it is no URL at all."""
     link = link.strip()
-    if urlsplit(link).scheme:  # absolute: kept as written (urljoin would turn file:///x into file://x)
-        return urldefrag(link)[0]
-    return urldefrag(urljoin(base_url, link))[0]
+    try:
+        if urlsplit(link).scheme:  # absolute: kept as written (urljoin would turn file:///x into file://x)
+            return urldefrag(link)[0]
+        return urldefrag(urljoin(base_url, link))[0]
+    except ValueError:
+        return ""  # "http://[::1" raised "Invalid IPv6 URL" out of the parser (found by the fuzzer)
 
 
 def _dedup(entries: list[FeedEntry]) -> list[FeedEntry]:
@@ -194,8 +199,18 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
             not a feed or has no entry with a link.
     """
     import feedparser  # lazy: only fetch runs need it
+    from feedparser.encodings import convert_to_utf8
 
     _refuse_entities(body)
+    # feedparser re-encodes UTF-16/32 and EBCDIC documents to UTF-8 before its XML parser
+    # expands entities: check what that parser will see (a UTF-16 bomb passed the byte check)
+    try:
+        as_utf8 = convert_to_utf8({"content-location": base_url}, body, {})
+    except (ValueError, LookupError) as err:
+        # a non-ASCII byte (UnicodeDecodeError) or a NUL (ValueError from codecs.lookup) in the
+        # encoding declaration crashed feedparser (found by the fuzzer)
+        raise Rejected("malformed_feed", f"unreadable XML encoding declaration ({err})") from None
+    _refuse_entities(as_utf8)
     parsed = feedparser.parse(
         io.BytesIO(body),
         response_headers={"content-location": base_url},
@@ -210,8 +225,7 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
         if not link:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
-        entries.append(FeedEntry(_absolute(link, base_url), published, entry.get("title") or None))
+        entries.append(FeedEntry(_absolute(link, base_url), _utc(stamp), entry.get("title") or None))
     if not entries:
         if parsed.get("bozo"):
             why = parsed.get("bozo_exception")
@@ -219,6 +233,17 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
         if not parsed.get("version"):
             raise Rejected("malformed_feed", "not an RSS or Atom document")
     return _dedup(entries)
+
+
+def _utc(stamp) -> datetime | None:
+    """feedparser's UTC ``struct_time`` as an aware datetime; None when absent or out of range
+    (``9999-12-31T23:59-23:59`` is in year 10000 in UTC: found by the fuzzer)."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 _NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
@@ -255,7 +280,7 @@ def parse_sitemap(body: bytes, base_url: str) -> SourceDocument:
     kind = _local(root.tag)
     if kind == "sitemapindex":
         locs = [(el.text or "").strip() for el in root.iter() if _local(el.tag) == "loc"]
-        return SourceDocument([], [_absolute(u, base_url) for u in locs if u])
+        return SourceDocument([], [a for a in (_absolute(u, base_url) for u in locs if u) if a])
     if kind != "urlset":
         raise Rejected("malformed_feed", f"root element <{kind}> is neither <urlset> nor <sitemapindex>")
     entries = []

@@ -93,3 +93,66 @@ def test_utf8_is_fast():
     for _ in range(1000):
         decode_text(raw)
     assert (time.perf_counter() - t0) / 1000 < 2e-4
+
+
+# ---------------------------------------------------------------- mojibake is refused, not stored
+
+HEADLINE = b"Council approves harbour budget after a long night\n\n"
+LEGACY = [
+    ("Москва, 24 ноября — «Правительство» объявило о новых мерах поддержки экономики. Расходы вырастут на 5%.", "cp1251"),
+    ("Москва, 24 ноября - Правительство объявило о новых мерах поддержки экономики. Расходы вырастут на 5%.", "koi8-r"),
+    ("Αθήνα — Η κυβέρνηση ανακοίνωσε τη Δευτέρα νέα μέτρα στήριξης της οικονομίας, «είναι αναγκαίο», πρόσθεσε.", "cp1253"),
+    ("PARIS – Le gouvernement a annoncé lundi de nouvelles mesures à Genève. « C’est nécessaire », coût : 3 M€.", "cp1252"),
+    ("BERLIN - Die Regierung hat am Montag neue Maßnahmen angekündigt. «Das ist nötig», sagte er in München.", "latin-1"),
+    ("القاهرة – أعلنت الحكومة يوم الاثنين عن إجراءات جديدة لدعم الاقتصاد في البلاد، «إنه أمر ضروري».", "cp1256"),
+    ("ירושלים – הממשלה הודיעה ביום שני על צעדים חדשים לתמיכה בכלכלה במדינה.", "cp1255"),
+    ("東京 ― 政府は月曜日、経済を支援するための新たな措置を発表した。大臣は「必要な措置だ」と述べた。", "shift_jis"),
+    ("北京——政府周一宣布了支持经济的新措施。部长说：“这是必要的。”市场随后上涨，投资者表示欢迎。", "gbk"),
+    ("서울 - 정부는 월요일 경제를 지원하기 위한 새로운 조치를 발표했다. 장관은 “필요한 조치”라고 말했다.", "euc-kr"),
+]
+
+
+@pytest.mark.parametrize(("text", "encoding"), LEGACY, ids=[enc for _, enc in LEGACY])
+def test_genuine_legacy_code_pages_still_decode(text, encoding):
+    body = "\n\n".join([text] * 3)
+    assert decode_text(body.encode(encoding)) == body
+    assert decode_text(HEADLINE + body.encode(encoding)) == HEADLINE.decode() + body
+
+
+def _high_bytes_and_spaces(seed: int, n: int = 300) -> bytes:
+    import random
+
+    rng = random.Random(seed)
+    return bytes(rng.randrange(0x80, 0x100) if rng.random() < 0.6 else 0x20 for _ in range(n))
+
+
+@pytest.mark.parametrize("seed", [0, 3, 12, 15, 16, 20])  # seeds the old decoder accepted
+def test_random_bytes_behind_an_ascii_headline_are_undecodable_not_mojibake(seed):
+    # before: charset-normalizer called these ptcp154 (chaos < 0.3) and they were stored as mojibake
+    with pytest.raises(Rejected) as exc:
+        decode_text(HEADLINE + _high_bytes_and_spaces(seed))
+    assert exc.value.reason == "undecodable" and exc.value.detail
+
+
+def test_broken_utf8_is_undecodable_and_a_stray_byte_is_replaced():
+    import random
+
+    rng = random.Random(7)
+    utf8 = bytearray(("Правительство России объявило о новых мерах поддержки экономики. " * 20).encode())
+    for i, b in enumerate(utf8):
+        if b >= 0x80 and rng.random() < 0.3:
+            utf8[i] = rng.randrange(0x80, 0x100)
+    with pytest.raises(Rejected) as exc:
+        decode_text(HEADLINE + bytes(utf8))
+    assert exc.value.reason == "undecodable"
+    # a UTF-8 text with one byte of damage is UTF-8, not cp1252 mojibake ("cafÃ©")
+    assert decode_text("Café “quoted” – naïve".encode() + b" \xe9 end") == "Café “quoted” – naïve \ufffd end"
+
+
+def test_long_legacy_file_is_judged_in_bounded_time():
+    import time
+
+    text = "Le gouvernement a annoncé lundi de nouvelles mesures économiques à Genève, dit-il. " * 60_000
+    t0 = time.perf_counter()
+    assert decode_text(text.encode("cp1252")) == text
+    assert time.perf_counter() - t0 < 3.0

@@ -109,12 +109,25 @@ def test_parse_record_and_dispatch():
     assert exc.value.reason == "malformed_jsonl"
 
 
+def test_parse_record_refuses_lone_surrogates_and_drops_a_url_that_is_not_one():
+    body = "The council voted to approve the harbour budget on Monday night after a long debate."
+    with pytest.raises(Rejected) as exc:
+        parse_record(RawArticle("feed", "e.jsonl#L1", b"{}", kind="record", fields={"title": "T\ud800", "body": body}), RULES)
+    assert exc.value.reason == "malformed_jsonl" and "surrogate" in exc.value.detail
+    fields = {"title": "T", "body": body, "url": "\x02not a url\x83"}
+    assert parse_record(RawArticle("feed", "e.jsonl#L2", b"{}", kind="record", fields=fields), RULES).url is None
+
+
 def test_parse_published():
     assert parse_published("Mon, 24 Nov 2025 15:45:00 GMT") == datetime(2025, 11, 24, 15, 45, tzinfo=UTC)
     assert parse_published("2025-11-24T15:45:00Z") == datetime(2025, 11, 24, 15, 45, tzinfo=UTC)
     assert parse_published("2025-11-24") == datetime(2025, 11, 24, tzinfo=UTC)
     assert parse_published("last Tuesday") is None
     assert parse_published(None) is None
+    # valid dates whose UTC time falls outside datetime's range (raised OverflowError; fuzzer)
+    assert parse_published("9999-12-31T23:59:59-23:59") is None
+    assert parse_published("0001-01-01T00:00:00+14:00") is None
+    assert parse_published("Fri, 31 Dec 9999 23:59:59 -2359") is None
 
 
 @pytest.mark.parametrize(

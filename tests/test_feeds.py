@@ -26,6 +26,15 @@ def test_atom_entries():
     assert entries[1].published == datetime(2025, 11, 24, 12, 1, tzinfo=UTC)
 
 
+def test_dates_out_of_range_in_utc_are_dropped_not_fatal():
+    # 9999-12-31 at -23:59 is year 10000 in UTC: parse_feed raised ValueError (found by the fuzzer)
+    feed = hf.atom(["/a.html"]).replace("2025-11-24T12:00:00Z", "9999-12-31T23:59:59-23:59")
+    (entry,) = parse_feed(feed.encode(), BASE)
+    assert entry.url.endswith("/a.html") and entry.published is None
+    rss = hf.rss(["/b.html"]).replace("Mon, 24 Nov 2025 10:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 -2359")
+    assert parse_feed(rss.encode(), BASE)[0].published is None
+
+
 def test_file_links_are_kept_as_text_for_the_fetcher_to_refuse():
     entries = parse_feed(hf.rss(["file:///etc/passwd"]).encode(), BASE)
     assert [e.url.split(":", 1)[0] for e in entries] == ["file"]  # (feedparser drops one slash)
@@ -40,6 +49,36 @@ def test_entity_bomb_is_refused_without_expanding():
     assert why.value.reason == "hostile" and peak < 5_000_000
     with pytest.raises(Rejected, match="hostile"):
         parse_sitemap(hf.BILLION_LAUGHS.encode(), BASE)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "cp037"])
+def test_entity_bomb_in_utf16_or_ebcdic_is_refused(encoding):
+    # the byte search missed "<\0!\0E\0N\0T..." and feedparser expanded the entities
+    # (a 4-level bomb gave a 30,000-character title; found by the fuzzer)
+    declared = {"utf-16-le": "utf-16", "utf-32": "utf-32"}.get(encoding, encoding)
+    bomb = hf.BILLION_LAUGHS.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{declared}"?>')
+    with pytest.raises(Rejected) as why:
+        parse_feed(bomb.encode(encoding), BASE)
+    assert why.value.reason == "hostile"
+
+
+def test_links_that_are_no_urls_are_skipped():
+    # urlsplit raised "Invalid IPv6 URL" out of every parser (found by the fuzzer)
+    assert [e.url for e in parse_url_list(b"http://[::1\nhttps://a.example/x\n", BASE)] == ["https://a.example/x"]
+    assert [e.url for e in parse_feed(hf.rss(["http://[::1", "/ok.html"]).encode(), BASE)] == ["https://news.example.com/ok.html"]
+    index = b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>http://[::1</loc></sitemap></sitemapindex>'
+    assert parse_sitemap(index, BASE).sitemaps == []
+
+
+def test_bad_encoding_declaration_is_a_malformed_feed():
+    # feedparser raised UnicodeDecodeError on a non-ASCII byte in the declaration (found by the fuzzer)
+    with pytest.raises(Rejected) as why:
+        parse_feed(b'<?xml version="1.0" encoding="utf-8\xb6"?><feed xmlns="http://www.w3.org/2005/Atom"/>', BASE)
+    assert why.value.reason == "malformed_feed"
+    nul = '<?xml version="1.0" encoding="u\x00tf-8"?><feed xmlns="http://www.w3.org/2005/Atom"/>'.encode("utf-16-le")
+    with pytest.raises(Rejected) as why:  # codecs.lookup raised ValueError (embedded null character)
+        parse_feed(nul, BASE)
+    assert why.value.reason == "malformed_feed"
 
 
 @pytest.mark.parametrize("body", [b"this is not xml {", b"<html><body>Hello</body></html>", b""])

@@ -22,6 +22,9 @@ SHARED_DEDUP = Path(__file__).resolve().parents[2] / "shared" / "bench" / "dedup
         ("  many \t  spaces\n", "many spaces"),
         ("“curly” ‘quotes’ – and — dashes", "“curly” ‘quotes’ – and — dashes"),
         ("Cafe\u0301", "Café"),  # NFC composes the accent
+        ("Cafe\u00ad\u0301", "Café"),  # ... also across a soft hyphen (the fuzzer: not idempotent before)
+        ("E\u200b\u0327", "Ȩ"),
+        ("lone\ud800 sur\udfffrogate", "lone surrogate"),  # from JSON "\\ud800" escapes: UTF-8 cannot store them
         ("bell\x07 and \x85 C1", "bell and C1"),
         ("", ""),
     ],

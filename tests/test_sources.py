@@ -9,6 +9,7 @@ import os
 import stat
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -339,6 +340,24 @@ def test_truncated_tar_gz_yields_members_before_the_damage(tmp_path):
 def test_not_a_tar_is_a_bad_archive(tmp_path):
     path = write(tmp_path / "t" / "junk.tar.gz", b"\x1f\x8b\x08\x00garbage-after-gzip-magic")
     assert ids(iter_inputs([str(path)])) == [("t", "junk.tar.gz", "bad_archive")]
+    # cut inside the gzip header: tarfile raised TypeError (found by the fuzzer)
+    cut = write(tmp_path / "t" / "cut.tgz", b"\x1f\x8b\x08")
+    assert ids(iter_inputs([str(cut)])) == [("t", "cut.tgz", "bad_archive")]
+
+
+def test_tar_gz_damaged_after_its_last_member_is_a_bad_archive(tmp_path):
+    # the member reads whole; the deflate data after the end-of-archive blocks is garbage:
+    # tarfile.ReadError escaped iter_inputs (found by the fuzzer)
+    import random
+
+    tar = make_tar(tmp_path / "plain.tar", [("a.txt", story(1))], mode="w").read_bytes()
+    end = 512 + (len(story(1)) + 511) // 512 * 512 + 1024  # header, data, the two end blocks
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    padding = random.Random(0).randbytes(40_000)  # past tarfile's read-ahead
+    deflate = comp.compress(tar[:end]) + comp.compress(padding) + comp.flush(zlib.Z_FULL_FLUSH) + b"\xff" * 64
+    path = write(tmp_path / "t" / "damaged.tgz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + deflate)
+    got = ids(iter_inputs([str(path)]))
+    assert got[0] == ("t", "damaged.tgz!a.txt", "dump") and got[1] == ("t", "damaged.tgz", "bad_archive")
 
 
 def test_tar_member_over_the_cap_and_archive_expansion_cap(tmp_path):
@@ -384,6 +403,18 @@ def test_jsonl_good_and_bad_lines(tmp_path):
     assert count_inputs([str(path)]) == 8
 
 
+def test_jsonl_lone_surrogate_escapes_are_malformed(tmp_path):
+    # json.loads turns "\ud800" into a lone surrogate that no DuckDB write can hold; the html
+    # field crashed the source with UnicodeEncodeError (found by the fuzzer)
+    lines = [json.dumps({"title": "T\ud800", "body": "Body."}), json.dumps({"html": "<p>\udfff</p>", "url": "https://a/b"}),
+             json.dumps({"body": "Body.", "url": "https://a/\ud800"})]
+    path = write(tmp_path / "feeds" / "export.jsonl", "\n".join(lines).encode())
+    items = list(iter_inputs([str(path)]))
+    assert [i.reason for i in items] == ["malformed_jsonl"] * 3
+    assert all("lone surrogate" in i.detail for i in items)
+    assert [i.source_uri for i in items] == [f"export.jsonl#L{n}" for n in (1, 2, 3)]
+
+
 def test_jsonl_gz_crlf_bom_and_long_lines(tmp_path):
     rec = {"title": "T", "body": "B " * 10}
     raw = b"\xef\xbb\xbf" + json.dumps(rec).encode() + b"\r\n" + b'{"body": "' + b"x" * 500 + b'"}\n'
@@ -404,6 +435,17 @@ def test_jsonl_inside_a_zip(tmp_path):
     body = json.dumps({"title": "T", "body": "Body."}).encode()
     path = make_zip(tmp_path / "b.zip", {"feed.jsonl": body + b"\n" + b"[]\n"})
     assert [u for _, u, _ in ids(iter_inputs([str(path)]))] == ["b.zip!feed.jsonl#L1", "b.zip!feed.jsonl#L2"]
+
+
+def test_zip_whose_utf8_member_name_is_not_utf8_is_counted_and_refused(tmp_path):
+    # zipfile raises UnicodeDecodeError opening it; count_inputs (the CLI's progress bar) let it
+    # escape and the ingest command crashed (found by the fuzzer)
+    data = bytearray(make_zip(tmp_path / "ok.zip", {"caf\u00e9.txt": story(1)}).read_bytes())
+    at = data.rfind("caf\u00e9".encode())  # the central directory's copy of the name
+    data[at + 4] = 0xFF  # 0xC3 0xA9 -> 0xC3 0xFF: invalid UTF-8
+    path = write(tmp_path / "t" / "badname.zip", bytes(data))
+    assert count_inputs([str(path)]) == 1
+    assert ids(iter_inputs([str(path)])) == [("t", "badname.zip", "bad_archive")]
 
 
 def test_count_inputs_counts_files_and_zip_members(tmp_path):
