@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from storage.crashpoints import crashpoint
 from storage.transaction import transaction
 
 
@@ -338,6 +339,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
         with transaction(con):
             for statement in migration.statements:
                 con.execute(statement).fetchall()
+            crashpoint("migration.after_ddl")
             con.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, current_timestamp)",
                 [migration.version, migration.name],
