@@ -205,8 +205,8 @@ def _apply_rewrites(con: duckdb.DuckDBPyConnection, rewrites: Sequence[ArticleRe
             f"UPDATE articles SET body = r.body, word_count = r.word_count, text_hash = r.text_hash "
             f"FROM {view} AS r WHERE articles.article_id = r.article_id"
         ).fetchall()
-        crashpoint("learned_rewrite.after_bodies")
         con.execute(f"DELETE FROM lsh_bands WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
+        crashpoint("learned_rewrite.after_bodies")
         con.execute(f"DELETE FROM minhash_signatures WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
     _insert_text_details(con, rewrites)
 

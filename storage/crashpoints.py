@@ -17,12 +17,12 @@ comparison. Points in the code (grep ``crashpoint(``):
 - ``batch_write.after_articles`` / ``.after_details`` / ``.after_links`` / ``.before_commit``:
   inside a batch's transaction (``storage/batch.py``).
 - ``batch_write.after_commit``: the batch is committed, the snapshot and the next batch not yet.
-- ``learned_rewrite.after_bodies``: stored articles got their stripped bodies, their old
-  signatures and band keys are not replaced yet (same transaction).
+- ``learned_rewrite.after_bodies``: stored articles got their stripped bodies and lost their
+  old band keys; old signatures still there, new ones not written (same transaction).
 - ``cluster_merge.after_move``: absorbed clusters' articles moved, the merge not recorded and
   canonical flags not recomputed (same transaction).
-- ``migration.after_ddl``: a migration's statements ran, its ``schema_migrations`` row not yet
-  (``storage/migrations.py``; ``:N`` counts migrations applied by the process).
+- ``migration.v<N>.before_statement``: migration N is under way (``:K``: its first K-1
+  statements ran), its ``schema_migrations`` row not written (``storage/migrations.py``).
 - ``snapshot.before_replace``: the snapshot copy is written, not yet renamed (``storage/snapshot.py``).
 - ``run.before_finish``: every batch is committed, the run row not finished yet.
 """

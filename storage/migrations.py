@@ -338,8 +338,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
             continue
         with transaction(con):
             for statement in migration.statements:
+                crashpoint(f"migration.v{migration.version}.before_statement")
                 con.execute(statement).fetchall()
-            crashpoint("migration.after_ddl")
             con.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, current_timestamp)",
                 [migration.version, migration.name],
