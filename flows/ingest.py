@@ -28,7 +28,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.pipeline import IngestRun, IngestSettings, IngestSummary, batches
-from flows.workers import Learned, SignedBatch, parse_and_sign
+from flows.local_prefect import temporary_prefect_api
+from flows.workers import Learned, SignedBatch, die_with_parent, parse_and_sign
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig
@@ -86,7 +87,8 @@ def task_runner():
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=address)
-    return ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1))
+    # a worker dies with the flow's process: a killed run leaves none waiting for work
+    return ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1), initializer=die_with_parent)
 
 
 @flow(name="ingest", task_runner=task_runner(), log_prints=False)
@@ -181,4 +183,5 @@ if __name__ == "__main__":
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--db")
     args = parser.parse_args()
-    print(ingest(args.paths, source=args.source, threshold=args.threshold, db_path=args.db))
+    with temporary_prefect_api():
+        print(ingest(args.paths, source=args.source, threshold=args.threshold, db_path=args.db))
