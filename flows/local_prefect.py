@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
-from flows.process_guard import descendants_die_with_this_process
+from flows.process_guard import guard_descendants
 
 TEMPORARY_API_ENV = "NEWSDEDUP_PREFECT_TEMPORARY_API"
 
@@ -27,24 +27,27 @@ TEMPORARY_API_ENV = "NEWSDEDUP_PREFECT_TEMPORARY_API"
 def temporary_prefect_api() -> Iterator[None]:
     """Use ``$PREFECT_API_URL`` if set; else one temporary server for this process and its workers.
 
-    Either way, processes started in the block die with this process.
+    Either way, processes this one starts die with it (`flows.process_guard`). The server
+    stops when the process exits, as Prefect's own temporary server does: after Prefect's
+    log and event workers have sent what they hold (stopped earlier, they retried for about
+    80 s against the stopped server).
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with ExitStack() as stack:
-        stack.enter_context(descendants_die_with_this_process())
-        if PREFECT_API_URL.value():
-            yield
-            return
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()
-        server.start()
-        stack.callback(server.stop)
-        stack.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
-        os.environ[TEMPORARY_API_ENV] = server.api_url
-        stack.callback(os.environ.pop, TEMPORARY_API_ENV, None)
+    guard_descendants()
+    if PREFECT_API_URL.value():
         yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()  # registers its own stop at exit
+    os.environ[TEMPORARY_API_ENV] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        os.environ.pop(TEMPORARY_API_ENV, None)
 
 
 def is_temporary_api() -> bool:

@@ -4,7 +4,7 @@ A flow run in a plain process (``newsdedup ingest --prefect``, ``python -m flows
 starts processes that are not ours to configure: Prefect's temporary API server (uvicorn),
 the task runner's spawned workers and multiprocessing's resource tracker. Killed with
 SIGKILL, the run cannot stop them, and they would live on (the workers wait for work
-forever, the server serves nobody). ``descendants_die_with_this_process`` marks the process
+forever, the server serves nobody). ``guard_descendants`` marks the process
 with a tag in its environment, which every process it starts inherits, and starts a small
 watchdog; when this process dies the watchdog SIGKILLs every process carrying the tag.
 Linux only (it reads ``/proc``); elsewhere it does nothing.
@@ -12,14 +12,13 @@ Linux only (it reads ``/proc``); elsewhere it does nothing.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 TAG_ENV = "NEWSDEDUP_PROCESS_GROUP_TAG"
@@ -56,25 +55,20 @@ def watch(parent: int, tag: str, poll: float = 0.2) -> None:
         time.sleep(0.05)
 
 
-@contextmanager
-def descendants_die_with_this_process() -> Iterator[None]:
-    """For the block, every process this one starts (and theirs) is SIGKILLed if this one dies.
+def guard_descendants() -> None:
+    """Until this process exits, every process it starts (and theirs) is SIGKILLed if it dies.
 
-    On a normal exit the watchdog is stopped and nothing else is touched: the block's own
-    clean-up (Prefect stopping its server and pool) runs as usual.
+    On a normal exit the watchdog is stopped last (``atexit``), after the process's own
+    clean-up (Prefect stops its temporary server at exit), and nothing else is touched.
+    Calling it again, or in a process already guarded by its parent, does nothing.
     """
     if not Path("/proc/self/environ").exists() or TAG_ENV in os.environ:
-        yield  # not Linux, or an outer block already guards this process tree
-        return
+        return  # not Linux, or this process tree is guarded already
     tag = uuid.uuid4().hex
     os.environ[TAG_ENV] = tag  # the watchdog carries it too, and spares itself
     watchdog = subprocess.Popen(
         [sys.executable, "-c", f"from flows.process_guard import watch; watch({os.getpid()}, {tag!r})"],
         cwd=str(Path(__file__).resolve().parent.parent), stdin=subprocess.DEVNULL,
     )
-    try:
-        yield
-    finally:
-        watchdog.kill()
-        watchdog.wait()
-        del os.environ[TAG_ENV]
+    atexit.register(watchdog.wait)
+    atexit.register(watchdog.kill)
