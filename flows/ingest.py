@@ -28,8 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.pipeline import IngestRun, IngestSettings, IngestSummary, batches
-from flows.local_prefect import temporary_prefect_api
-from flows.workers import Learned, SignedBatch, die_with_parent, parse_and_sign
+from flows.workers import Learned, SignedBatch, parse_and_sign
 from parsers.article import RawArticle, Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig
@@ -87,6 +86,8 @@ def task_runner():
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=address)
+    from flows.workers import die_with_parent
+
     # a worker dies with the flow's process: a killed run leaves none waiting for work
     return ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1), initializer=die_with_parent)
 
@@ -183,5 +184,7 @@ if __name__ == "__main__":
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--db")
     args = parser.parse_args()
+    from flows.local_prefect import temporary_prefect_api
+
     with temporary_prefect_api():
         print(ingest(args.paths, source=args.source, threshold=args.threshold, db_path=args.db))
