@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ import numpy as np
 from flows.workers import SignedArticle, SignedBatch
 from parsers.article import Article, Rejection
 from parsers.canonical_url import url_key
-from parsers.learned import line_key, strip_learned
+from parsers.learned import LEARNED_RULE, line_key, strip_learned
 from parsers.normalize import fold_for_matching
 from parsers.signature import DedupConfig, band_keys, exact_threshold_met, hashed_jaccard, shingle_hash_sets, sign_many, text_hash
 from parsers.story_links import NewArticle, StoredMatch, candidate_pairs, link_to_story
@@ -56,10 +57,15 @@ def store_batch(
 
 def _link_batch(con, signed: SignedBatch, config, settings, summary, batch: BatchWrite) -> None:
     items = signed.articles
+    stored = _stored_line_counts(con, items)
+    # workers stripped the lines learned when the batch was dispatched, which depends on how far
+    # the run had got (and where a killed run stopped); settle every article on the lines
+    # learned before this batch, so links, counts and stored rows never depend on it
+    signed.signatures = _settle_learned(items, signed.signatures, _learned(stored, settings.learn_min_stories), config)
     memo = _LinkMemo()
     plan, keys = _plan_links(con, items, signed.signatures, config, memo)
     before = [s.text_hash for s in items]
-    sigs = _apply_learned_boilerplate(con, signed, plan.links, config, settings, summary, batch)
+    sigs = _apply_learned_boilerplate(con, signed, stored, plan.links, config, settings, summary, batch)
     if sigs is not signed.signatures:
         # lines that became boilerplate with this batch were stripped here, not in the workers:
         # link again on the final texts, so links never depend on where the batch was cut
@@ -161,28 +167,103 @@ def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config,
     return link_to_story(new, stored_exact, hits, stored, config, similarities, stored_by_url), keys
 
 
-def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
+def _stored_line_counts(con, items: list[SignedArticle]) -> dict[tuple[str, int], int]:
+    """Stories counted so far for each (source, short line) of the batch."""
+    stored: dict[tuple[str, int], int] = {}
+    for source in sorted({s.article.source for s in items}):
+        keys = sorted({k for s in items if s.article.source == source for k, _ in s.learnable})
+        for k, n in learned_lines(con, source, keys).items():
+            stored[(source, k)] = n
+    return stored
+
+
+def _learned(counts: dict[tuple[str, int], int], min_stories: int) -> dict[tuple[str, int], int]:
+    return {k: n for k, n in counts.items() if n >= min_stories}
+
+
+def _as_parsed(article: Article) -> Article:
+    """The article before learned boilerplate was stripped: each learned line back at its place.
+
+    A learned line's position is its index among the parsed paragraphs (+1 for the headline),
+    as every strip below starts from the parsed paragraphs.
+    """
+    back = {r.position - 1: r.text for r in article.removed if r.rule == LEARNED_RULE}
+    if not back:
+        return article
+    kept = iter(article.paragraphs)
+    paragraphs = [back[i] if i in back else next(kept) for i in range(len(article.paragraphs) + len(back))]
+    return replace(article, paragraphs=paragraphs, removed=[r for r in article.removed if r.rule != LEARNED_RULE])
+
+
+def _settle_one(s: SignedArticle, counts: dict[int, int]) -> bool:
+    """Make ``s`` the parsed article minus exactly its short lines in ``counts`` (line key ->
+    stories), as one strip of the parsed article would: same positions, ``evidence`` = counts.
+
+    Returns:
+        True when the body changed (the article must be signed again).
+    """
+    article = s.article
+    stripped = {r.text for r in article.removed if r.rule == LEARNED_RULE}
+    wanted = {line for key, line in s.learnable if key in counts}
+    if wanted == stripped:
+        key_of = {line: key for key, line in s.learnable}
+        if any(r.rule == LEARNED_RULE and r.evidence != counts[key_of[r.text]] for r in article.removed):
+            article.removed = [
+                replace(r, evidence=counts[key_of[r.text]]) if r.rule == LEARNED_RULE else r for r in article.removed
+            ]
+        return False
+    result = strip_learned(_as_parsed(article), {k: counts[k] for k, _ in s.learnable if k in counts}, keyed=s.learnable)
+    changed = result.paragraphs != article.paragraphs
+    s.article = result
+    if changed:
+        s.word_count = result.word_count
+        s.folded = fold_for_matching(result.body)
+        s.text_hash = text_hash(s.folded)
+    return changed
+
+
+def _settle_learned(items: list[SignedArticle], signatures: np.ndarray, learned: dict[tuple[str, int], int], config) -> np.ndarray:
+    """`_settle_one` for every article of the batch (``learned``: (source, key) -> stories);
+    articles whose body changed are signed again.
+
+    Returns:
+        The signatures (a new array if some articles were re-signed).
+    """
+    resign = [
+        i for i, s in enumerate(items)
+        if _settle_one(s, {k: learned[(s.article.source, k)] for k, _ in s.learnable if (s.article.source, k) in learned})
+    ]
+    if not resign:
+        return signatures
+    sigs = signatures.copy()
+    texts = [items[i].folded for i in resign]
+    sigs[resign] = sign_many(texts, config)
+    for i, hashes in zip(resign, shingle_hash_sets(texts, config.shingle_size)):
+        items[i].shingles = hashes
+    return sigs
+
+
+def _apply_learned_boilerplate(con, signed: SignedBatch, stored, links, config, settings, summary, batch: BatchWrite) -> np.ndarray:
     """Count each new story's short lines for its source; strip the lines that are boilerplate.
 
     A short line carried by ``learn_min_stories`` stories of a source is that source's
     boilerplate. Only articles that founded a story count (copies of a story count once), so a
-    syndicated paragraph never becomes boilerplate. Workers already stripped lines learned in
-    earlier batches; here lines that reach the threshold with this batch are stripped from
-    every article of the batch that carries them, and from the articles stored before (they
-    become rewrites in the batch's transaction). So once a run ends, no article of a source
-    carries one of its learned lines, however the input was cut into batches. Articles that
-    change are re-signed so stored signatures match stored bodies.
+    syndicated paragraph never becomes boilerplate. The batch's articles carry no line learned
+    before it (`_settle_learned`); here lines that reach the threshold with this batch are
+    stripped from every article of the batch that carries them, and from the articles stored
+    before (they become rewrites in the batch's transaction). So once a run ends, no article
+    of a source carries one of its learned lines, however the input was cut into batches.
+    Every learned line of the batch records as ``evidence`` its story count after the batch.
+    Articles that change are re-signed so stored signatures match stored bodies.
+
+    Args:
+        stored: story counts before this batch, (source, line key) -> stories.
 
     Returns:
         The batch's signatures (a new array if some articles were re-signed).
     """
     items = signed.articles
     min_stories = settings.learn_min_stories
-    stored: dict[tuple[str, int], int] = {}
-    for source in sorted({s.article.source for s in items}):
-        keys = sorted({k for s in items if s.article.source == source for k, _ in s.learnable})
-        for k, n in learned_lines(con, source, keys).items():
-            stored[(source, k)] = n
     counts: Counter = Counter()
     line_text: dict[tuple[str, int], str] = {}
     for s, link in zip(items, links):
@@ -191,33 +272,15 @@ def _apply_learned_boilerplate(con, signed: SignedBatch, links, config, settings
                 counts[(s.article.source, key)] += 1
                 line_text.setdefault((s.article.source, key), line)
     batch.boilerplate_counts = [(src, key, line_text[(src, key)], n) for (src, key), n in sorted(counts.items())]
-    learned = {k: stored.get(k, 0) + n for k, n in counts.items() if stored.get(k, 0) + n >= min_stories}
-    learned.update({k: n for k, n in stored.items() if n >= min_stories and k not in learned})
-
-    resign: list[int] = []
-    for i, s in enumerate(items):
-        source = s.article.source
-        already = {r.text for r in s.article.removed}
-        hits = {key: learned[(source, key)] for key, line in s.learnable if (source, key) in learned and line not in already}
-        if hits:
-            stripped = strip_learned(s.article, hits, keyed=s.learnable)
-            if stripped.paragraphs != s.article.paragraphs:
-                s.article = stripped
-                s.word_count = stripped.word_count
-                s.folded = fold_for_matching(stripped.body)
-                s.text_hash = text_hash(s.folded)
-                resign.append(i)
-        summary.learned_lines_removed += sum(r.rule == "learned_boilerplate" for r in s.article.removed)
+    after = dict(stored)
+    for k, n in counts.items():
+        after[k] = after.get(k, 0) + n
+    learned = _learned(after, min_stories)
+    sigs = _settle_learned(items, signed.signatures, learned, config)
+    summary.learned_lines_removed += sum(r.rule == LEARNED_RULE for s in items for r in s.article.removed)
 
     newly = {k: n for k, n in learned.items() if stored.get(k, 0) < min_stories}
     batch.rewrites = _strip_stored(con, newly, config, summary)
-    if not resign:
-        return signed.signatures
-    sigs = signed.signatures.copy()
-    texts = [items[i].folded for i in resign]
-    sigs[resign] = sign_many(texts, config)
-    for i, hashes in zip(resign, shingle_hash_sets(texts, config.shingle_size)):
-        items[i].shingles = hashes
     return sigs
 
 

@@ -105,8 +105,10 @@ def ingest(
     try:
         if prefect:
             from flows.ingest import ingest as ingest_flow
+            from flows.local_prefect import temporary_prefect_api
 
-            result = ingest_flow(paths, source=source, threshold=threshold, db_path=str(settings.db_path), batch_size=batch_size)
+            with temporary_prefect_api():
+                result = ingest_flow(paths, source=source, threshold=threshold, db_path=str(settings.db_path), batch_size=batch_size)
             _print_flow_summary(result)
             raise typer.Exit(EXIT_PARTIAL if result.get("rejected") else EXIT_OK)
         total = None if quiet else count_inputs(paths)

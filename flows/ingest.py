@@ -122,7 +122,10 @@ def task_runner():
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=address)
-    return ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1))
+    from flows.workers import die_with_parent
+
+    # a worker dies with the flow's process: a killed run leaves none waiting for work
+    return ProcessPoolTaskRunner(max_workers=min(2, os.cpu_count() or 1), initializer=die_with_parent)
 
 
 @flow(name="ingest", task_runner=task_runner(), log_prints=False)
@@ -218,4 +221,7 @@ if __name__ == "__main__":
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--db")
     args = parser.parse_args()
-    print(ingest(args.paths, source=args.source, threshold=args.threshold, db_path=args.db))
+    from flows.local_prefect import temporary_prefect_api
+
+    with temporary_prefect_api():
+        print(ingest(args.paths, source=args.source, threshold=args.threshold, db_path=args.db))

@@ -38,6 +38,7 @@ from parsers.signature import DedupConfig
 from storage import articles as store_articles
 from storage import runs
 from storage.boilerplate import learned_boilerplate
+from storage.crashpoints import crashpoint
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite
 from storage.locking import open_store_when_free, writer_lock
@@ -168,6 +169,7 @@ class IngestRun:
         try:
             ensure_dedup_config(self.con, self.config.to_dict())
             runs.start_run(self.con, self.summary.run_id, self.settings.source, self.paths, self.settings.threshold, VERSION)
+            crashpoint("run.after_start")
         except BaseException:
             self.con.close()
             self._lock.close()
@@ -181,6 +183,7 @@ class IngestRun:
             self.summary.status = "partial" if self.summary.rejected else "ok"
         self.summary.seconds = time.perf_counter() - self.started
         try:
+            crashpoint("run.before_finish")
             runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds)
             self._publisher.publish(self.con)
         finally:

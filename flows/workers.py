@@ -112,7 +112,7 @@ def relax_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this worker when the process that forked it dies.
 
     A run killed with SIGKILL cannot shut its pool down, and forked workers hold the pool's
@@ -132,7 +132,7 @@ def _die_with_parent() -> None:
 
 
 def _init_worker() -> None:
-    _die_with_parent()
+    die_with_parent()
     # The main process links and writes each batch serially and is the pipeline's
     # bottleneck; parse workers yield the CPU to it and soak up what is left.
     os.nice(5)

@@ -31,6 +31,7 @@ from storage.arrow_tables import (
     bands_table,
 )
 from storage.boilerplate import add_boilerplate_counts
+from storage.crashpoints import crashpoint
 from storage.lsh_index import insert_bands
 from storage.records import ArticleRewrite, BatchWrite, StoredArticle
 from storage.transaction import transaction
@@ -60,6 +61,8 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
     now = datetime.now(UTC)
     with transaction(con):
         _write_batch(con, batch, run_id, now)
+        crashpoint("batch_write.before_commit")
+    crashpoint("batch_write.after_commit")
 
 
 def record_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str) -> int:
@@ -87,10 +90,12 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
     inserted = _insert_articles(con, candidates, run_id, now)
     new = [a for a in candidates if a.article_id in inserted]
     existing = set(unique) - inserted
+    crashpoint("batch_write.after_articles")
     replay = bool(batch.articles) and not new
     if new:
         _insert_article_details(con, new)
     _insert_rejections(con, batch.rejections, run_id, now)
+    crashpoint("batch_write.after_details")
     if replay:
         return
     links = [link for link in batch.links if link.article_id not in existing]
@@ -104,6 +109,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
                 ON CONFLICT (article_id) DO NOTHING
                 """
             ).fetchall()
+    crashpoint("batch_write.after_links")
     add_boilerplate_counts(con, batch.boilerplate_counts, run_id)
     _apply_rewrites(con, batch.rewrites)
     final = _apply_merges(con, batch.merges, run_id, now)
@@ -207,6 +213,7 @@ def _apply_rewrites(con: duckdb.DuckDBPyConnection, rewrites: Sequence[ArticleRe
         with registered(con, replaced, "replaced") as rows:
             con.execute(f"INSERT INTO articles BY NAME SELECT * FROM {rows}").fetchall()
         con.execute(f"DELETE FROM lsh_bands WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
+        crashpoint("learned_rewrite.after_bodies")
         con.execute(f"DELETE FROM minhash_signatures WHERE article_id IN (SELECT article_id FROM {view})").fetchall()
     _insert_text_details(con, rewrites)
 
@@ -263,6 +270,7 @@ def _apply_merges(
         con.execute(
             f"UPDATE articles SET cluster_id = m.into_id FROM {view} AS m WHERE articles.cluster_id = m.absorbed"
         ).fetchall()
+    crashpoint("cluster_merge.after_move")
     recorded = pa.table(
         {
             "absorbed_cluster_id": pa.array([a for a, i in merges if a != i], pa.string()),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from storage.crashpoints import crashpoint
 from storage.transaction import transaction
 
 
@@ -388,6 +389,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
             continue
         with transaction(con):
             for statement in migration.statements:
+                crashpoint(f"migration.v{migration.version}.before_statement")
                 con.execute(statement).fetchall()
             if migration.backfill is not None:
                 migration.backfill(con)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 
+from storage.crashpoints import crashpoint
+
 log = logging.getLogger("newsdedup")
 
 DEFAULT_INTERVAL = 30.0
@@ -70,6 +72,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> flo
         shutil.copyfile(db_path, tmp)
         # a WAL left by someone who opened the snapshot read-write belongs to the old file
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        crashpoint("snapshot.before_replace")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
