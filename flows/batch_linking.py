@@ -16,7 +16,7 @@ from parsers.article import Article, Rejection
 from parsers.canonical_url import url_key
 from parsers.learned import LEARNED_RULE, line_key, strip_learned
 from parsers.normalize import fold_for_matching
-from parsers.signature import DedupConfig, band_keys, exact_threshold_met, hashed_jaccard, shingle_hash_sets, sign_many, text_hash
+from parsers.signature import DedupConfig, band_keys, exact_threshold_met, hashed_jaccard, shingle_hash_sets, sign_many, sign_with_shingles, text_hash
 from parsers.story_links import NewArticle, StoredMatch, candidate_pairs, link_to_story
 from storage import articles as store_articles
 from storage import lsh_index
@@ -237,8 +237,8 @@ def _settle_learned(items: list[SignedArticle], signatures: np.ndarray, learned:
         return signatures
     sigs = signatures.copy()
     texts = [items[i].folded for i in resign]
-    sigs[resign] = sign_many(texts, config)
-    for i, hashes in zip(resign, shingle_hash_sets(texts, config.shingle_size)):
+    sigs[resign], hash_sets = sign_with_shingles(texts, config)
+    for i, hashes in zip(resign, hash_sets):
         items[i].shingles = hashes
     return sigs
 
@@ -286,7 +286,7 @@ def _apply_learned_boilerplate(con, signed: SignedBatch, stored, links, config, 
 
 def _strip_stored(con, newly: dict[tuple[str, int], int], config, summary) -> list[ArticleRewrite]:
     """Rewrites for stored articles that carry lines learned with this batch."""
-    rewrites: list[ArticleRewrite] = []
+    changed: list[tuple[str, Article, str]] = []
     for source in sorted({src for src, _ in newly}):
         keys = {k: n for (src, k), n in newly.items() if src == source}
         for article_id, body, carried in stored_carriers(con, source, sorted(keys)):
@@ -294,20 +294,22 @@ def _strip_stored(con, newly: dict[tuple[str, int], int], config, summary) -> li
             keyed = [(line_key(p), p) for p in paragraphs]
             article = Article(source=source, source_uri="", content_hash="", title="", paragraphs=paragraphs)
             stripped = strip_learned(article, {k: keys[k] for k in carried if k in keys}, keyed=keyed)
-            if stripped.paragraphs == paragraphs:
-                continue
-            folded = fold_for_matching(stripped.body)
-            signature = sign_many([folded], config)
-            rewrites.append(
-                ArticleRewrite(
-                    article_id=article_id,
-                    body=stripped.body,
-                    word_count=stripped.word_count,
-                    text_hash=text_hash(folded),
-                    signature=signature[0],
-                    band_keys=band_keys(signature, config)[0],
-                    removed=stripped.removed,
-                )
+            if stripped.paragraphs != paragraphs:
+                changed.append((article_id, stripped, fold_for_matching(stripped.body)))
+    signatures = sign_many([folded for _, _, folded in changed], config)  # one call: per-call cost is high
+    keys_all = band_keys(signatures, config) if changed else []
+    rewrites: list[ArticleRewrite] = []
+    for (article_id, stripped, folded), signature, keys in zip(changed, signatures, keys_all):
+        rewrites.append(
+            ArticleRewrite(
+                article_id=article_id,
+                body=stripped.body,
+                word_count=stripped.word_count,
+                text_hash=text_hash(folded),
+                signature=signature,
+                band_keys=keys,
+                removed=stripped.removed,
             )
-            summary.learned_lines_removed += len(stripped.removed)
+        )
+        summary.learned_lines_removed += len(stripped.removed)
     return rewrites

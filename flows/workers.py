@@ -22,7 +22,7 @@ from parsers.dump import parse_raw
 from parsers.learned import learnable_lines, strip_learned
 from parsers.normalize import fold_for_matching
 from parsers.rules import RuleSet
-from parsers.signature import DedupConfig, shingle_hash_sets, sign_many, text_hash
+from parsers.signature import DedupConfig, sign_with_shingles, text_hash
 
 log = logging.getLogger("newsdedup")
 
@@ -94,8 +94,8 @@ def parse_and_sign(
         folded = fold_for_matching(article.body)
         done.append(SignedArticle(article_id, article, folded, text_hash(folded), learnable, article.word_count))
     folded = [a.folded for a in done]
-    signatures = sign_many(folded, config)
-    for a, hashes in zip(done, shingle_hash_sets(folded, config.shingle_size)):
+    signatures, hash_sets = sign_with_shingles(folded, config)
+    for a, hashes in zip(done, hash_sets):
         a.shingles = hashes
     return SignedBatch(done, signatures, rejections)
 

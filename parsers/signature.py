@@ -471,6 +471,30 @@ def sign_many(folded_texts: list[str], config: DedupConfig) -> np.ndarray:
     return out
 
 
+def sign_with_shingles(folded_texts: list[str], config: DedupConfig) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(sign_many(texts, config), shingle_hash_sets(texts, config.shingle_size))`` in one pass.
+
+    With the polymix32 hash the signature's 32-bit shingle hash is the top half of the 64-bit
+    one kept for verification, so the shingle spans and hashes are computed once for both
+    (every article needs both: the signature for LSH, the hash set to verify candidates).
+    """
+    n, k = len(folded_texts), config.shingle_size
+    if config.hash != "polymix32":
+        return sign_many(folded_texts, config), shingle_hash_sets(folded_texts, k)
+    out = np.full((n, config.num_perm), MAX_HASH, dtype=np.uint32)
+    sets: list[np.ndarray] = []
+    a, b = _permutations(config.num_perm, config.seed, config.scheme)
+    for g0 in range(0, n, _GROUP_DOCS):
+        canon = [t if _is_canonical(t) else " ".join(t.split()) for t in folded_texts[g0 : g0 + _GROUP_DOCS]]
+        buf = np.frombuffer("\n".join(canon).encode("utf-8"), dtype=np.uint8)
+        starts, ends, counts = _shingle_spans(buf, len(canon), k)
+        h64 = _polymix64_spans(buf, starts, ends)
+        hv = (h64 >> np.uint64(32)).astype(np.uint32)
+        _apply_permutations(_fmix32(hv), counts, out[g0 : g0 + len(canon)], a, b)
+        sets.extend(np.unique(part) for part in np.split(h64, np.cumsum(counts)[:-1]))
+    return out, sets
+
+
 def _is_canonical(text: str) -> bool:
     """Words joined by one space (what ``fold_for_matching`` returns): ``" ".join(text.split())
     == text``. Every whitespace character but the space is non-printable."""
@@ -545,6 +569,7 @@ __all__ = [
     "recall_at",
     "shingles",
     "sign_many",
+    "sign_with_shingles",
     "text_hash",
 ]
 

@@ -21,8 +21,10 @@ from parsers.signature import (
     jaccard,
     polymix32,
     recall_at,
+    shingle_hash_sets,
     shingles,
     sign_many,
+    sign_with_shingles,
     text_hash,
 )
 
@@ -145,6 +147,19 @@ def test_signatures_do_not_depend_on_batching_and_cross_block_boundaries():
     assert np.array_equal(together[1], datasketch_signature(long_doc, cfg, polymix32))
     for i in (0, 1, 2, 77):
         assert np.array_equal(together[i], sign_many([texts[i]], cfg)[0])
+
+
+@pytest.mark.parametrize("hash_name", ["polymix32", "sha1_32"])
+def test_one_pass_signing_equals_signatures_plus_shingle_hash_sets(hash_name):
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(500)]
+    texts = [STORY, "", "one two", " ".join(rng.choice(vocab, 5_000)), "tab\tand  spaces  here ok"] + list(TEXTS)
+    texts = texts * 15  # > one 64-article group
+    cfg = DedupConfig(hash=hash_name)
+    sigs, sets = sign_with_shingles(texts, cfg)
+    assert np.array_equal(sigs, sign_many(texts, cfg))
+    expected = shingle_hash_sets(texts, cfg.shingle_size)
+    assert len(sets) == len(expected) and all(np.array_equal(a, b) for a, b in zip(sets, expected))
 
 
 def test_empty_text_signature_is_all_max_and_matches_nothing():
