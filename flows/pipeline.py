@@ -168,6 +168,9 @@ class IngestRun:
         self._publisher = SnapshotPublisher(self.settings.db_path)
         try:
             ensure_dedup_config(self.con, self.config.to_dict())
+            # we hold the writer lock, so a run still marked running died before its finish
+            if interrupted := runs.close_interrupted_runs(self.con):
+                log.warning("%d earlier run(s) had stopped without finishing; marked failed (interrupted)", interrupted)
             runs.start_run(self.con, self.summary.run_id, self.settings.source, self.paths, self.settings.threshold, VERSION)
             crashpoint("run.after_start")
         except BaseException:

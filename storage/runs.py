@@ -48,6 +48,26 @@ def start_run(
     ).fetchall()
 
 
+INTERRUPTED = (
+    "interrupted: the run stopped without finishing (killed or crashed); its committed batches "
+    "are kept, and re-running the same input adds what is missing"
+)
+
+
+def close_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark every run still ``running`` as ``failed`` (interrupted); return how many.
+
+    Call only while holding the writer lock (``storage.locking``): writers take turns, so a
+    run still ``running`` then is one whose process died (SIGKILL, power loss) before its finish.
+    ``finished_at`` stays NULL: nobody knows when it stopped.
+    """
+    rows = con.execute(
+        "UPDATE ingest_runs SET status = 'failed', error = ? WHERE status = 'running' RETURNING run_id",
+        [INTERRUPTED],
+    ).fetchall()
+    return len(rows)
+
+
 def finish_run(
     con: duckdb.DuckDBPyConnection,
     run_id: str,

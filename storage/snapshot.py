@@ -68,6 +68,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> flo
     target = snapshot_path(db_path)
     con.execute("CHECKPOINT").fetchall()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # copies left by a writer killed mid-publish (we are the only writer: they are stale)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     try:
         shutil.copyfile(db_path, tmp)
         # a WAL left by someone who opened the snapshot read-write belongs to the old file

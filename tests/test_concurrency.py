@@ -113,3 +113,15 @@ def test_a_reader_holding_the_snapshot_open_does_not_block_ingest(dump_dir: Path
         assert fresh.execute("SELECT count(*) FROM articles").fetchone()[0] == 5
     finally:
         fresh.close()
+
+
+def test_a_copy_left_by_a_writer_killed_mid_publish_is_cleaned_up(dump_dir: Path, tmp_path: Path):
+    from flows.pipeline import IngestSettings, ingest
+
+    db = tmp_path / "news.duckdb"
+    snap = snapshot_path(db)
+    stale = snap.with_name(f".{snap.name}.999999.tmp")  # what SIGKILL before os.replace leaves
+    stale.write_bytes(b"half a copy")
+    ingest([str(dump_dir)], IngestSettings(db_path=db, workers=0))
+    assert snap.exists() and not stale.exists()
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -265,3 +266,29 @@ def test_readonly_sql_lock_down_stays_in_its_own_instance(tmp_path):
         assert analyst.execute(f"SELECT a FROM read_csv('{notes}')").fetchall() == [(1,)]
     finally:
         analyst.close()
+
+
+def test_a_run_that_died_is_marked_interrupted_by_the_next_run(tmp_path):
+    """A killed run leaves its row `running`; the next writer (which holds the writer lock, so
+    the old one cannot still be alive) records it as failed, interrupted, and says so."""
+    from flows.pipeline import IngestSettings, ingest
+
+    db = tmp_path / "news.duckdb"
+    con = open_store(db)
+    start_run(con, "20260101T000000Z-dead01", None, ["x"], 0.8, "0.1.0")  # as a SIGKILLed run leaves it
+    con.close()
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    summary = ingest([str(samples)], IngestSettings(db_path=db, workers=0))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = dict(
+            (run_id, (status, error, finished))
+            for run_id, status, error, finished in con.execute(
+                "SELECT run_id, status, error, finished_at IS NOT NULL FROM ingest_runs"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    status, error, finished = rows["20260101T000000Z-dead01"]
+    assert status == "failed" and error.startswith("interrupted") and not finished
+    assert rows[summary.run_id][0] == "partial" and rows[summary.run_id][2]
