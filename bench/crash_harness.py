@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NEWSDEDUP = str(Path(sys.executable).with_name("newsdedup"))
 
+from flows import process_guard  # noqa: E402
 from storage.crashpoints import ENV as CRASH_ENV, TRACE_ENV  # noqa: E402
 from storage.migrations import apply_migrations  # noqa: E402
 
@@ -311,20 +312,13 @@ def _read_trace(trace: Path | None) -> list[str]:
 
 def tagged_processes(tag: str) -> list[tuple[int, str]]:
     """Live processes whose environment carries the tag (a run and everything it started)."""
-    needle = f"{TAG_ENV}={tag}".encode()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in process_guard.tagged_processes(tag, env=TAG_ENV):
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                stat = (entry / "stat").read_text()
-                if stat.rsplit(")", 1)[1].split()[0] == "Z":
-                    continue
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                found.append((int(entry.name), cmd[:120]))
-        except OSError:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # gone meanwhile
             continue
+        found.append((pid, cmd[:120]))
     return found
 
 

@@ -24,15 +24,17 @@ from pathlib import Path
 TAG_ENV = "NEWSDEDUP_PROCESS_GROUP_TAG"
 
 
-def tagged_processes(tag: str) -> list[int]:
-    """Pids of live processes whose environment carries ``TAG_ENV=tag``."""
-    needle = f"{TAG_ENV}={tag}".encode()
+def tagged_processes(tag: str, env: str = TAG_ENV) -> list[int]:
+    """Pids of live processes whose environment carries ``env=tag`` (zombies are not live)."""
+    needle = f"{env}={tag}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if needle in (entry / "environ").read_bytes().split(b"\0"):
+                if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
                 found.append(int(entry.name))
         except OSError:  # gone meanwhile, or not ours
             continue
