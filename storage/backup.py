@@ -33,7 +33,7 @@ import duckdb
 
 from storage.locking import open_store_when_free, writer_lock
 from storage.migrations import apply_migrations, latest_version, schema_version
-from storage.snapshot import snapshot_path
+from storage.snapshot import remove_snapshot
 from storage.store import StoreError, inspect_store_file, memory_limit, store_errors
 from storage.transaction import transaction
 
@@ -261,7 +261,7 @@ def import_store(in_dir: str | Path, db_path: str | Path, force: bool = False, t
             _fsync(work)
             # a WAL or snapshot of the replaced store belongs to the old file
             db_path.with_name(db_path.name + ".wal").unlink(missing_ok=True)
-            snapshot_path(db_path).unlink(missing_ok=True)
+            remove_snapshot(db_path)
             os.replace(work, db_path)
             _fsync(db_path.parent)
         except duckdb.Error as exc:
