@@ -106,7 +106,6 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
                 INSERT INTO duplicate_links (article_id, duplicate_of, kind, similarity, run_id)
                 SELECT DISTINCT ON (l.article_id) l.article_id, l.duplicate_of, l.kind, l.similarity, l.run_id
                 FROM {view} AS l
-                ON CONFLICT (article_id) DO NOTHING
                 """
             ).fetchall()
     crashpoint("batch_write.after_links")

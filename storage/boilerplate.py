@@ -48,26 +48,46 @@ def add_boilerplate_counts(
     """
     if not counts:
         return 0
+    # sum the increments per line, keeping the text of each line's first occurrence
+    summed: dict[tuple[str, int], list] = {}
+    for source, key, line, n in counts:
+        entry = summed.setdefault((source, int(key)), [line, 0])
+        entry[1] += int(n)
+    keys = list(summed)
     table = pa.table(
         {
-            "source": pa.array([c[0] for c in counts], pa.string()),
-            "line_key": pa.array([int(c[1]) for c in counts], pa.int64()),
-            "line": pa.array([c[2] for c in counts], pa.string()),
-            "n_new": pa.array([int(c[3]) for c in counts], pa.int32()),
+            "source": pa.array([k[0] for k in keys], pa.string()),
+            "line_key": pa.array([k[1] for k in keys], pa.int64()),
+            "line": pa.array([summed[k][0] for k in keys], pa.string()),
+            "n_new": pa.array([summed[k][1] for k in keys], pa.int32()),
         }
     )
+    # no key index (migration 8): find the stored lines with one join, add to them, insert the rest
     with registered(con, table, "boilerplate") as view:
-        rows = con.execute(
-            f"""
-            INSERT INTO source_boilerplate (source, line_key, line, n_stories, first_run_id)
-            SELECT source, line_key, first(line), sum(n_new)::INTEGER, ?
-            FROM {view}
-            GROUP BY source, line_key
-            ON CONFLICT (source, line_key) DO UPDATE SET n_stories = n_stories + excluded.n_stories
-            """,
-            [run_id],
-        ).fetchall()
-    return int(rows[0][0]) if rows else 0
+        stored = {
+            (source, int(key))
+            for source, key in con.execute(
+                f"SELECT b.source, b.line_key FROM source_boilerplate AS b JOIN {view} AS c USING (source, line_key)"
+            ).fetchall()
+        }
+        if stored:
+            con.execute(
+                f"""
+                UPDATE source_boilerplate AS b SET n_stories = b.n_stories + c.n_new
+                FROM {view} AS c WHERE b.source = c.source AND b.line_key = c.line_key
+                """
+            ).fetchall()
+    fresh = pa.array([k not in stored for k in keys], pa.bool_())
+    if len(stored) < len(keys):
+        with registered(con, table.filter(fresh), "new_lines") as view:
+            con.execute(
+                f"""
+                INSERT INTO source_boilerplate (source, line_key, line, n_stories, first_run_id)
+                SELECT source, line_key, line, n_new, ? FROM {view}
+                """,
+                [run_id],
+            ).fetchall()
+    return len(keys)
 
 
 def learned_boilerplate(con: duckdb.DuckDBPyConnection, min_stories: int) -> dict[str, dict[int, int]]:

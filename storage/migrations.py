@@ -12,6 +12,7 @@ not left NULL.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ import pyarrow as pa
 
 from storage.crashpoints import crashpoint
 from storage.transaction import transaction
+
+log = logging.getLogger("newsdedup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +336,59 @@ def _backfill_url_key_and_rule_kind(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_rule_kinds")
 
 
+def _rebuilt_without_keys(name: str, comment: str, columns: list[tuple[str, str, str]]) -> list[str]:
+    """Recreate a table under the same name, with these (key-less) columns and comments, and its
+    rows in their stored order (``apply_migrations`` preserves insertion order)."""
+    old = f"{name}__v7"
+    names = ", ".join(col for col, _, _ in columns)
+    return [
+        f"ALTER TABLE {name} RENAME TO {old}",
+        *_table(name, comment, columns),
+        f"INSERT INTO {name} ({names}) SELECT {names} FROM {old}",
+        f"DROP TABLE {old}",
+    ]
+
+
+# articles keeps its primary key: verification fetches candidate bodies through it (a
+# filtered scan would decompress a vector of bodies per candidate)
+_NO_KEY = (
+    " No primary key on purpose: the single writer inserts only rows whose key is not stored "
+    "yet (a join in the batch transaction), and an ART index growing with every row "
+    "would make a long ingest's memory grow with the store (docs/DESIGN.md, \"Memory of a long run\")."
+)
+_V8: list[str] = []
+_V8 += _rebuilt_without_keys(
+    "duplicate_links",
+    "One row per duplicate article: the stored article it was linked to and how." + _NO_KEY,
+    [
+        ("article_id", "VARCHAR NOT NULL", "The duplicate article (one row per article)."),
+        ("duplicate_of", "VARCHAR NOT NULL", "The article it duplicates."),
+        ("kind", "VARCHAR NOT NULL CHECK (kind IN ('exact', 'near'))", "exact (same text_hash) | near (MinHash candidate, verified Jaccard)."),
+        ("similarity", "DOUBLE", "Verified Jaccard similarity of the shingle sets (1.0 for exact)."),
+        ("run_id", "VARCHAR", "Run that made the link."),
+    ],
+)
+_V8 += _rebuilt_without_keys(
+    "minhash_signatures",
+    "MinHash signature of each article (settings in dedup_config)." + _NO_KEY,
+    [
+        ("article_id", "VARCHAR NOT NULL", "The article (one row per article)."),
+        ("signature", "BLOB NOT NULL", "num_perm little-endian uint32 values (numpy '<u4' bytes)."),
+    ],
+)
+_V8 += _rebuilt_without_keys(
+    "source_boilerplate",
+    "Per-source counts of short lines across stories: the evidence for learned boilerplate." + _NO_KEY,
+    [
+        ("source", "VARCHAR NOT NULL", "Source name."),
+        ("line_key", "BIGINT NOT NULL", "Hash of the folded line; one row per (source, line_key)."),
+        ("line", "VARCHAR NOT NULL", "The line as first seen."),
+        ("n_stories", "INTEGER NOT NULL", "Number of stored stories of the source carrying the line."),
+        ("first_run_id", "VARCHAR", "Run that first saw the line."),
+    ],
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
@@ -341,6 +397,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "raw_archive", tuple(_V5)),
     Migration(6, "articles_url_key", tuple(_V_URL_KEY)),
     Migration(7, "backfill_url_key_and_rule_kind", (), _backfill_url_key_and_rule_kind),
+    Migration(8, "drop_per_article_indexes", tuple(_V8)),
 )
 
 
@@ -383,10 +440,23 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
         duckdb.Error: a migration failed; it was rolled back and later ones not attempted.
     """
     target = latest_version() if target_version is None else target_version
+    pending = [m for m in MIGRATIONS if schema_version(con) < m.version <= target]
+    if not pending:
+        return []
+    # a migration that rebuilds a table copies its rows in their stored order (seq order for
+    # articles); the writer's session streams inserts unordered otherwise
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = true").fetchall()
+    try:
+        return _apply(con, pending)
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}").fetchall()
+
+
+def _apply(con: duckdb.DuckDBPyConnection, pending: list[Migration]) -> list[int]:
     applied: list[int] = []
-    for migration in MIGRATIONS:
-        if migration.version > target or migration.version <= schema_version(con):
-            continue
+    for migration in pending:
+        log.info("migrating the store to schema version %d (%s)", migration.version, migration.name)
         with transaction(con):
             for statement in migration.statements:
                 crashpoint(f"migration.v{migration.version}.before_statement")

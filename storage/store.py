@@ -294,6 +294,7 @@ def _connect_checked(
         con.execute(f"SET memory_limit = '{memory_limit()}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
+        con.execute("SET enable_progress_bar = false").fetchall()  # it would write into our output
         if read_only:  # a read-write instance of this process may have blocks not yet on disk
             _check_complete(con, opened)
         _check_is_newsdedup_store(con, path)
@@ -364,14 +365,16 @@ def _attach_for_writing(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Refuse a file shorter than the blocks its header counts (DuckDB reads blocks lazily, so
-    a truncated copy would open and fail, or silently lack rows, only when a query reaches them)."""
+    """Refuse a file too short to hold the blocks its header says are in use (DuckDB reads blocks
+    lazily, so a truncated copy would open and fail, or silently lack rows, only when a query
+    reaches them). Free blocks do not count: DuckDB itself cuts free blocks off the file's end."""
     row = con.execute(
-        "SELECT total_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()"
+        "SELECT total_blocks, free_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()"
     ).fetchall()
-    if row and row[0][0] is not None and row[0][1]:
-        total_blocks, block_size = row[0]
-        if path.exists() and path.stat().st_size < _DUCKDB_HEADERS + total_blocks * block_size:
+    if row and row[0][0] is not None and row[0][2]:
+        total_blocks, free_blocks, block_size = row[0]
+        used = total_blocks - (free_blocks or 0)
+        if path.exists() and path.stat().st_size < _DUCKDB_HEADERS + used * block_size:
             raise StoreError(_truncated(path))
 
 

@@ -11,9 +11,9 @@ from storage.migrations import MIGRATIONS, apply_migrations, latest_version, sch
 from storage.store import StoreError, open_store
 from tests.conftest import same_rows, store_at_version, table_columns
 
-@pytest.mark.parametrize("version", [latest_version() - 2, 1])
+@pytest.mark.parametrize("version", [latest_version() - 1, 5, 1])
 def test_populated_old_store_upgrades_keeping_every_row(version, ingested_samples, tmp_path):
-    """The previous schema (the last with a DDL change) and v1, each filled by a real ingest, then opened by this code."""
+    """The previous schema, v5 (before the url_key column) and v1, each filled by a real ingest, then opened by this code."""
     old = store_at_version(version, ingested_samples, tmp_path / "old.duckdb")
     before = shutil.copy(old, tmp_path / "before.duckdb")
     con = duckdb.connect(str(before), read_only=True)
@@ -50,14 +50,14 @@ def test_populated_old_store_upgrades_keeping_every_row(version, ingested_sample
 
 
 def test_failed_migration_leaves_the_store_at_its_version_and_readable(ingested_samples, tmp_path):
-    old = store_at_version(latest_version() - 2, ingested_samples, tmp_path / "old.duckdb")
+    old = store_at_version(5, ingested_samples, tmp_path / "old.duckdb")
     con = duckdb.connect(str(old))
-    con.execute("ALTER TABLE articles ADD COLUMN url_key VARCHAR").fetchall()  # the next migration now fails
+    con.execute("ALTER TABLE articles ADD COLUMN url_key VARCHAR").fetchall()  # migration 6 now fails
     con.close()
     with pytest.raises(StoreError, match=rf"cannot migrate store .*old.duckdb.*rolled back"):
         open_store(old)
     con = duckdb.connect(str(old), read_only=True)
-    assert schema_version(con) == latest_version() - 2
+    assert schema_version(con) == 5
     assert con.execute("SELECT count(*) FROM articles").fetchall() == [(25,)]
     con.close()
 
@@ -133,3 +133,23 @@ def test_every_table_view_and_column_has_a_comment(tmp_path):
         "minhash_signatures", "lsh_bands", "rejected_inputs", "source_boilerplate", "cluster_merges", "article_lines",
         "raw_archive", "feed_state",
     }
+
+
+def test_v8_leaves_no_index_that_grows_with_the_store(ingested_samples, tmp_path):
+    """Per-article tables carry no PRIMARY KEY / UNIQUE (an ART per row would grow a long
+    ingest's memory with the store); uniqueness is the writer's anti-join, checked here."""
+    old = store_at_version(7, ingested_samples, tmp_path / "old.duckdb")
+    con = duckdb.connect(str(old), read_only=True)
+    stored_order = [r for (r,) in con.execute("SELECT line_key FROM source_boilerplate").fetchall()]
+    con.close()
+    con = open_store(old)
+    keyed = {t for (t,) in con.execute(
+        "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()}
+    assert not keyed & {"duplicate_links", "minhash_signatures", "source_boilerplate", "lsh_bands"}
+    for table, key in [("duplicate_links", "article_id"), ("minhash_signatures", "article_id"),
+                       ("source_boilerplate", "source, line_key")]:
+        assert con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}").fetchall() == [(0,)], table
+    # rows are copied in their stored order
+    assert [r for (r,) in con.execute("SELECT line_key FROM source_boilerplate").fetchall()] == stored_order
+    con.close()
