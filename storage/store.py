@@ -46,6 +46,8 @@ _DUCKDB_MAGIC = b"DUCK"
 # bodies, so a long ingest's peak RSS grew with the store until the group filled. Measured on
 # 100k synthetic articles: checkpoint peaks +430 MB at the default, see bench/ingest.py.
 ROW_GROUP_SIZE = 16_384
+WRITER_MEMORY = "256MB"
+READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
 
 
@@ -121,9 +123,11 @@ def _truncated(path: Path) -> str:
     )
 
 
-def memory_limit() -> str:
-    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``), default ``1GB``."""
-    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "1GB").strip()
+def memory_limit(writer: bool = False) -> str:
+    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set, else ``256MB`` for
+    the writer (a fixed budget keeps a long ingest's peak memory flat, whatever the store's
+    size: docs/DESIGN.md, "Memory of a long run") and ``1GB`` for readers (ad-hoc SQL)."""
+    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip() or (WRITER_MEMORY if writer else READER_MEMORY)
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
     return value
@@ -290,8 +294,8 @@ def _connect_checked(
         opened = snapshot
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
-        # DuckDB would cache up to 80% of RAM; a bounded pool keeps a long ingest's memory flat
-        con.execute(f"SET memory_limit = '{memory_limit()}'").fetchall()
+        # DuckDB would cache up to 80% of RAM; a fixed pool keeps a long ingest's memory flat
+        con.execute(f"SET memory_limit = '{memory_limit(writer=not read_only)}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
         con.execute("SET enable_progress_bar = false").fetchall()  # it would write into our output
