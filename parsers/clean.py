@@ -60,12 +60,14 @@ _WEEKDAYS = (
 )
 _STRONG_DATE = re.compile(
     rf"\b(?:{_MONTHS})\.?\s*\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:de\s+)?(?:{_MONTHS})\b|"
-    r"\b\d{1,2}:\d{2}\b|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?)\s+ago\b",
+    r"\b\d{1,2}:\d{2}\b|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?|[hmd])\s+ago\b|"
+    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}",  # ISO 8601 (a page's machine-readable time left as text)
     re.IGNORECASE,
 )
 _DATE_PIECE = re.compile(
     rf"\b(?:{_MONTHS})\b\.?|\b(?:{_WEEKDAYS})\b\.?|\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*(?:[ap]\.?m\.?)?|"
-    r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d+(?:st|nd|rd|th|am|pm)?\b|"
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?|"
+    r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d+(?:st|nd|rd|th|am|pm|[hmd])?\b|"
     r"\b(?:[ap]\.?m\.?|et|est|edt|cst|cdt|mst|mdt|pst|pdt|gmt|utc|bst|cet|cest|ist|hrs|at|on|the|of|de|às|as|"
     r"alle|um|le|el|by|updated|published|posted|min|mins|minutes?|hours?|days?|ago|read|"
     r"local time|time)\b\.?|[,/|•·;:()\[\]–—-]+",
