@@ -14,9 +14,10 @@
    author names, related-story headlines, navigation). The body proper is the
    span between the first and the last prose line; short lines inside it
    (sub-headings, list items) stay. When a long run of non-prose lines splits
-   the text, prose blocks after it that are much smaller than the main block
-   are page furniture too (``edge_minor_block``: teasers of other stories,
-   reader comments).
+   the text (lines already removed as furniture count towards the run; credits,
+   captions and ads, which sit between paragraphs, do not), prose blocks after
+   it that are much smaller than the main block are page furniture too
+   (``edge_minor_block``: teasers of other stories, reader comments).
 
 Structural rules can be disabled per source like regex rules (``disable = [...]``).
 ``clean(text)`` is the entry point of the shared cleaning scorer (window mode:
@@ -37,8 +38,12 @@ PROSE_MIN_WORDS = 6  # with sentence-final punctuation
 PROSE_ANY_WORDS = 16  # without it
 PROSE_MIN_CHARS_UNSPACED = 60  # CJK and other scripts without spaces
 _SENTENCE_END = re.compile(r"""[.!?…:;。！？]["'”’»)\]]*$""")
-# A run of this many consecutive non-prose lines separates prose blocks.
+# A run of this many consecutive non-prose lines separates prose blocks. Lines already
+# removed by a rule count towards the run, except those of IN_BODY_KINDS: credits,
+# captions, ads and gallery counters sit between the paragraphs of one story, while
+# the rest (share bars, date stamps, related labels, menus) mark page furniture.
 BLOCK_GAP = 3
+IN_BODY_KINDS = frozenset({"photo_credit", "caption", "advertisement", "gallery"})
 # A block after (or before) such a gap is kept if it has at least this share of
 # the main block's words.
 BLOCK_KEEP_SHARE = 0.2
@@ -169,11 +174,17 @@ def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
     if not prose:
         return  # nothing reads as prose: a very short item; keep it whole
 
-    # Prose blocks: maximal runs of alive lines without BLOCK_GAP consecutive non-prose lines.
+    # Prose blocks: maximal runs of alive lines without BLOCK_GAP consecutive non-prose lines
+    # (removed furniture lines count towards the gap; see IN_BODY_KINDS).
     blocks: list[list[int]] = []
     current: list[int] = []
     gap = 0
-    for i in alive:
+    kinds = compiled.kinds
+    for i, why in enumerate(reason):
+        if why is not None:
+            if current and kinds.get(why, "other") not in IN_BODY_KINDS:
+                gap += 1
+            continue
         if i in prose:
             if current and gap >= BLOCK_GAP:
                 blocks.append(current)

@@ -202,6 +202,29 @@ def test_subheadings_inside_the_body_stay():
     assert strip_boilerplate(lines, RULES)[0] == lines
 
 
+STORY = [
+    "The city council voted on Tuesday to close the harbour bridge for repairs next spring, officials said.",
+    "Engineers found cracks in two of the bridge's steel supports during an inspection in March this year.",
+    "Drivers will be sent across the river on a ferry service that the council plans to run every hour.",
+    "Shop owners near the bridge said they feared losing customers for months while the work goes on.",
+]
+
+
+def test_removed_furniture_separates_a_teaser_from_the_story():
+    teaser = "A rival town plans a new ferry terminal, its mayor said on Monday."
+    lines = STORY + ["Facebook Twitter Email", "Most Popular", "November 18, 2019", teaser]
+    kept, removed = strip_boilerplate(lines, RULES)
+    assert kept == STORY
+    assert (len(lines) - 1, "edge_minor_block") in [(r.position, r.rule) for r in removed]
+
+
+def test_credits_captions_and_ads_do_not_split_a_story():
+    last = "The council will vote again in June, it said."
+    lines = STORY + ["Abid Katib/Getty Images", "Above: The bridge at dusk.", "Advertisement", last]
+    kept, _ = strip_boilerplate(lines, RULES)
+    assert kept == STORY + [last]
+
+
 def test_date_stamp():
     assert is_date_stamp("Chris Davies - Nov 19, 2019, 10:31 pm CST")
     assert is_date_stamp("November 12, 2018")
