@@ -37,6 +37,10 @@ from parsers.rules import CompiledRules, RuleSet
 PROSE_MIN_WORDS = 6  # with sentence-final punctuation
 PROSE_ANY_WORDS = 16  # without it
 PROSE_MIN_CHARS_UNSPACED = 60  # CJK and other scripts without spaces
+# A long line with no sentence punctuation and more than this share of capitalised
+# words is not prose (see _is_title_run).
+TITLE_RUN_SHARE = 0.5
+_PUNCTUATION = re.compile(r"[.!?,;:。，、！？]")
 _SENTENCE_END = re.compile(r"""[.!?…:;。！？]["'”’»)\]]*$""")
 # A run of this many consecutive non-prose lines separates prose blocks. Lines already
 # removed by a rule count towards the run, except those of IN_BODY_KINDS: credits,
@@ -88,16 +92,27 @@ def is_prose(line: str, n_words: int | None = None) -> bool:
         n_words: its word count if already known.
 
     Returns:
-        True for lines of >= 16 words, lines of >= 6 words ending a sentence,
-        and long lines in scripts written without spaces.
+        True for lines of >= 16 words (unless they are a Title Case run without
+        any punctuation: another story's headline, a menu or a tag list), lines
+        of >= 6 words ending a sentence, and long lines in scripts written
+        without spaces.
     """
     if n_words is None:
         n_words = len(line.split())
     if n_words >= PROSE_ANY_WORDS:
-        return True
+        return not _is_title_run(line)
     if n_words >= PROSE_MIN_WORDS and _SENTENCE_END.search(line):
         return True
     return n_words < PROSE_MIN_WORDS and len(line) >= PROSE_MIN_CHARS_UNSPACED and not line.isascii()
+
+
+def _is_title_run(line: str) -> bool:
+    """A long line without any sentence punctuation whose words are mostly capitalised:
+    a Title Case headline of another story, or a menu or tag list run together."""
+    if _PUNCTUATION.search(line):
+        return False
+    words = line.split()
+    return sum(1 for w in words if w[:1].isupper()) > TITLE_RUN_SHARE * len(words)
 
 
 def is_date_stamp(line: str, n_words: int | None = None) -> bool:

@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from parsers.clean import clean, is_date_stamp, strip_boilerplate
+from parsers.clean import clean, is_date_stamp, is_prose, strip_boilerplate
 from parsers.rules import DEFAULT_RULES, CleaningRule, RuleSet, load_rules, match_form
 
 RULES = RuleSet()
@@ -223,6 +223,18 @@ def test_credits_captions_and_ads_do_not_split_a_story():
     lines = STORY + ["Abid Katib/Getty Images", "Above: The bridge at dusk.", "Advertisement", last]
     kept, _ = strip_boilerplate(lines, RULES)
     assert kept == STORY + [last]
+
+
+def test_long_title_case_runs_are_not_prose():
+    # another story's headline, a menu run together: long, but no punctuation and mostly capitalised
+    assert not is_prose("Kevin McCarthy Threatens to Call ABC Execs before Congress If They Refuse to Answer Questions on Epstein Reporting")
+    assert not is_prose("Subscribe Book Shop Travel With Us SmartNews History Science Ingenuity Arts & Culture Travel At the Smithsonian Photos")
+    # real prose stays prose: a long sentence without a full stop, and German with its capitalised nouns
+    assert is_prose("the council said the harbour bridge would close for repairs next spring and reopen in the autumn of next year")
+    assert is_prose("Die Regierung in Berlin hat am Dienstag beschlossen, die Brücke im Frühjahr für Reparaturen zu schließen")
+    headline = "Rival Town Plans New Ferry Terminal As Bridge Closure Looms Over Shop Owners And Commuters Alike"
+    kept, removed = strip_boilerplate(STORY + [headline], RULES)
+    assert kept == STORY and removed[-1].rule == "edge_nonprose_tail"
 
 
 def test_date_stamp():
