@@ -415,9 +415,13 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(  # Registration on or use of this site constitutes acceptance of our User Agreement...
         "legal_terms", "legal",
-        r"(?:(?:registration on|use of) (?:or use of )?this (?:site|website)|by using this (?:site|website)|"
-        r"we use cookies|this (?:site|website) uses cookies|this site is protected by recaptcha).{0,300}",
-        max_words=50,
+        r"(?:(?:registration on|use of)(?: (?:or|and/or) (?:use of|registration on))? (?:any (?:part|portion) of )?"
+        r"this (?:site|website)|by using this (?:site|website)|this site is protected by recaptcha).{0,300}|"
+        # cookie banners and consent dialogs (the standard texts of the common consent plugins)
+        r"(?:we(?: and our partners)? use cookies|this (?:site|website) uses cookies|"
+        r"by (?:choosing|clicking|selecting|continuing)\b.{0,60}\byou (?:consent|agree) to (?:our|the) use of cookies|"
+        r"necessary cookies are absolutely essential|any cookies that may not be particularly necessary).{0,1200}",
+        max_words=220,
     ),
     CleaningRule(  # Opinions expressed by Forbes Contributors are their own. The views expressed here are the author's own.
         "legal_opinion_disclaimer", "legal",
@@ -431,7 +435,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"cookie(?:s| policy| settings| preferences)?|contact(?: us)?|about(?: us)?|dmca(?: contact)?|careers|help|faq|"
         r"accessibility|rss|ad ?choices|do not sell my (?:personal )?info(?:rmation)?|"
         r"affiliate and ftc disclosure|mobile version|feedback|corrections|subscriptions?|archives?|"
-        r"user agreement|site map|sitemap)\s*(?:[|/•·,]|\band\b)?\s*)+",
+        r"user agreement|site map|sitemap|privacy overview|privacy (?:&|and) cookies? policy|cookie consent|"
+        r"(?:strictly )?necessary(?: cookies)?(?: always enabled)?|non-necessary|manage (?:cookies|consent|preferences)|"
+        r"(?:accept|reject|allow)(?: all)?(?: cookies)?)\s*(?:[|/•·,]|\band\b)?\s*)+",
         max_words=20,
     ),
     # ---- wire-story furniture around the body

@@ -99,6 +99,15 @@ def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
         ("Edited by: Louis Jacobson", "byline_meta_credit_label"),
         ("Researched by: Matthew Digby, Minh Do", "byline_meta_credit_label"),
         ("7H ago 08:51", "date_stamp"),
+        (
+            "We use cookies and other tracking technologies to improve your browsing experience on our site, show "
+            "personalized content and targeted ads, analyze site traffic, and understand where our audiences come from.",
+            "legal_terms",
+        ),
+        ("By choosing I Accept, you consent to our use of cookies and other tracking technologies.", "legal_terms"),
+        ("Use of and/or registration on any portion of this site constitutes acceptance of our Terms of Use", "legal_terms"),
+        ("Privacy Overview", "legal_navigation"),
+        ("Necessary Always Enabled", "legal_navigation"),
     ],
 )
 def test_rule_removes_real_line(line, rule):
@@ -147,6 +156,9 @@ def test_rule_removes_real_line(line, rule):
         "He was the most-viewed reporter on the network, according to ratings.",
         "More business owners are applying for loans than last year.",
         "Explore the city on foot if you can, the guide said.",
+        "Google said it would stop using third-party cookies in Chrome, and regulators welcomed the move.",
+        "Necessary reforms were delayed again, the minister said.",
+        "Accept the offer, the union told its members on Tuesday.",
     ],
 )
 def test_prose_stays(line):
