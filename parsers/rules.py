@@ -199,6 +199,13 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"top image|main image|header image|featured image|in this photo|legenda)\s*[:|-]\s*.{1,400}",
     ),
     CleaningRule("caption_image_caption", "caption", r"(?:image|media|photo) caption\s+.{1,400}"),
+    CleaningRule(  # a caption that ends with its credit: "... in Hialeah, Fla. (AP Photo/Alan Diaz, File)",
+        # "... November 19, 2019. © Reuters / David Mercado", "Plague can be easily vaccinated (Image: GETTY)"
+        "caption_with_credit", "caption",
+        r".{10,500}?(?:\((?:ap |afp |reuters |epa |getty )?(?:photo|photos|image|images|picture|pictures|foto|fotos)"
+        r"\s*(?:/|:|by\b)\s*[^()]{1,80}\)|©\s*[\w.'&-]+(?: [\w.'&-]+){0,3}\s*/\s*[\w.'&-]+(?: [\w.'&-]+){0,3})\.?",
+        max_words=90,
+    ),
     CleaningRule(
         "caption_toggle", "caption",
         r"(?:(?:hide|show|toggle|close) caption|(?:enlarge|expand|zoom) (?:this )?(?:image|photo|picture)?|"
@@ -217,7 +224,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(
         "comment_footer_join", "comment_footer",
-        r"(?:join|start|continue|enter) the (?:discussion|conversation|debate)\W*.{0,40}|have your say\W*",
+        r"(?:join|start|continue|enter) (?:the )?(?:discussion|conversation|debate)\W*.{0,40}|have your say\W*",
         max_words=10,
     ),
     CleaningRule(  # Comments (12), 604 COMMENTS, [ 167 comments ], Comments
@@ -288,7 +295,8 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     CleaningRule(
         "newsletter_inbox", "newsletter",
         r".{0,160}\b(?:delivered (?:straight |directly |right )?to your inbox|in your inbox|"
-        r"unsubscribe at any time|you can unsubscribe|by signing up|by subscribing|privacy notice)\b.{0,160}",
+        r"unsubscribe at any time|you can unsubscribe|by signing up|by subscribing|privacy notice|"
+        r"to complete your (?:newsletter )?(?:subscription|sign-?up|registration))\b.{0,160}",
         max_words=40,
     ),
     CleaningRule(  # "... daily newsletter. Sign up for the free daily newsletter." (the call to action ends the line)
@@ -307,12 +315,17 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     CleaningRule(  # To Read the Full Story, Support independent journalism, Already a subscriber?
         "promo_paywall", "promo",
         r"(?:to (?:read|continue reading) (?:the|this) (?:full|whole|rest)|(?:already a|become a) (?:subscriber|member)|"
-        r"support (?:independent|quality|our) journalism|if you (?:enjoyed|liked|value|appreciate) (?:this|our) "
-        r"(?:article|story|journalism|reporting|content)\b|this (?:article|story|content) is (?:for|only available to) subscribers|"
+        r"support (?:independent|quality|our) journalism|this (?:article|story|content) is (?:for|only available to) subscribers|"
         r"subscribers? only|unlock (?:this|all) |(?:start|try) (?:your|a) free trial|"
         r"(?:download|get) (?:our|the) (?:free )?app\b|if you buy something through |"
         r"we (?:may )?(?:earn|receive) (?:a )?(?:small )?(?:commission|share) ).{0,200}",
         max_words=40,
+    ),
+    CleaningRule(  # If you enjoyed this article, we have a proposition for you: ...; ... we have a small favour to ask
+        "promo_reader_appeal", "promo",
+        r"(?:if you (?:enjoyed|liked|value|appreciate) (?:this|our) (?:article|story|journalism|reporting|content)|"
+        r"(?:as|since|because) you'?re here,? (?:we|i)\b|we have a (?:small )?favou?r to ask)\b.{0,900}",
+        max_words=150,
     ),
     CleaningRule(  # Microsoft may earn an Affiliate Commission if you purchase something through recommended links
         "promo_affiliate_disclosure", "promo",
@@ -352,7 +365,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "share_this", "share",
         r"(?:share (?:this|on|via|to|with|your|close|article|story|page|post)\b.{0,60}|"
         r"(?:show |close |more |extra )*sharing(?: options| buttons| is caring)?\W*.{0,30}|"
-        r"addthis sharing buttons|\d*\s*shares?|(?:e-?mail|print) this(?: article| story| page)?|"
+        r"addthis sharing buttons|like this:?|like loading\.*|be the first to like this\.?|\d*\s*shares?|(?:e-?mail|print) this(?: article| story| page)?|"
         r"e-?mail to a friend|send to a friend|copy (?:link|url)(?: url)?(?:copied)?!?|get short url|link copied!?)\W*",
         max_words=10,
     ),
@@ -377,7 +390,8 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"in (?:other|case you missed|this) (?:news|it|story)|elsewhere on [\w. ]{1,30}|from around the web|"
         r"artigos relacionados|notícias relacionadas|leia também|veja também|articoli correlati|"
         r"ti potrebbe interessare|tags?|topics?|filed under|categories|category|key points|"
-        r"previous(?: article| post| story)?|next(?: article| post| story)?|previous next|"
+        r"previous(?: article| post| story)?|next(?: article| post| story)?|prev(?:ious)? next|next prev(?:ious)?|"
+        r"read more|"
         r"back to top|skip to (?:main )?content|open navigation menu|site index|site map|sitemap|"
         r"breaking news|fact check|digital originals|home)\s*[:.!]?\s*",
     ),
@@ -422,6 +436,11 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"by (?:choosing|clicking|selecting|continuing)\b.{0,60}\byou (?:consent|agree) to (?:our|the) use of cookies|"
         r"necessary cookies are absolutely essential|any cookies that may not be particularly necessary).{0,1200}",
         max_words=220,
+    ),
+    CleaningRule(  # Quotes delayed at least 15 minutes. Real-time quotes provided by ...
+        "legal_market_data", "legal",
+        r"(?:stock |market )?(?:quotes|prices|data|market data) (?:are |is )?delayed (?:at least |by |up to )?\d+ min(?:ute)?s\b.{0,400}",
+        max_words=80,
     ),
     CleaningRule(  # Opinions expressed by Forbes Contributors are their own. The views expressed here are the author's own.
         "legal_opinion_disclaimer", "legal",

@@ -78,7 +78,6 @@ def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
         ("Do you rely on our reporting? Click here to support it.", "promo_click_here"),
         ("Get the magazine delivered every month. 12 issues for £11.99. Click here for more information.", "promo_click_here"),
         ("GET FOX BUSINESS ON THE GO BY CLICKING HERE", "promo_click_here"),
-        ("If you enjoyed this article, we have a proposition for you: join our members' club.", "promo_paywall"),
         ("Microsoft may earn an Affiliate Commission if you purchase something through recommended links in this article.", "promo_affiliate_disclosure"),
         ("This post contains affiliate links.", "promo_affiliate_disclosure"),
         ("Follow RT on", "social_follow_label"),
@@ -107,6 +106,26 @@ def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
         ("By choosing I Accept, you consent to our use of cookies and other tracking technologies.", "legal_terms"),
         ("Use of and/or registration on any portion of this site constitutes acceptance of our Terms of Use", "legal_terms"),
         ("Privacy Overview", "legal_navigation"),
+        ("Vicente Aguiar loads garage door trims into his pickup truck in Hialeah, Fla. (AP Photo/Alan Diaz, File)", "caption_with_credit"),
+        ("A cyclist rides next to a blocked petrol plant in La Paz, Bolivia, November 19, 2019. © Reuters / David Mercado", "caption_with_credit"),
+        ("Plague can be easily vaccinated (Image: GETTY)", "caption_with_credit"),
+        ("Join Discussion", "comment_footer_join"),
+        ("NEXT PREV", "related_label"),
+        ("Read more", "related_label"),
+        ("Like this:", "share_this"),
+        ("Like Loading...", "share_this"),
+        ("Please review our terms of service to complete your newsletter subscription.", "newsletter_inbox"),
+        (
+            "If you enjoyed this article, we have a proposition for you: join our members' club. Members get all of our "
+            "content, no paywalls or content meters, an advertising-minimal experience, and unique access to our writers.",
+            "promo_reader_appeal",
+        ),
+        ("Since you're here, we have a small favour to ask.", "promo_reader_appeal"),
+        (
+            "Quotes delayed at least 15 minutes. Real-time quotes provided by BATS BZX Real-Time Price. "
+            "Market Data provided by Interactive Data (Terms & Conditions)",
+            "legal_market_data",
+        ),
         ("Necessary Always Enabled", "legal_navigation"),
     ],
 )
@@ -159,6 +178,12 @@ def test_rule_removes_real_line(line, rule):
         "Google said it would stop using third-party cookies in Chrome, and regulators welcomed the move.",
         "Necessary reforms were delayed again, the minister said.",
         "Accept the offer, the union told its members on Tuesday.",
+        "He posted a picture of the crowd (photo above) and it spread widely.",
+        "The agency sold the image (photo by a freelancer) for $500, court papers show, and the case was closed.",
+        "Readers who like this kind of story should subscribe, the editor joked at the meeting.",
+        "Read more carefully, the judge told the lawyers.",
+        "Since you're here, the mayor told reporters, you may as well see the new bridge.",
+        "Share prices were delayed 15 minutes by the outage, traders said.",
     ],
 )
 def test_prose_stays(line):
