@@ -183,7 +183,29 @@ def strip_boilerplate(
 
 
 def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], compiled: CompiledRules) -> None:
-    """Mark non-prose lines outside the main prose span (rules ``edge_nonprose_*``)."""
+    """Mark non-prose lines outside the main prose span and minor prose blocks (rules ``edge_*``).
+
+    The first pass sees the furniture already removed (it separates blocks). Cleaning the
+    kept lines again must remove nothing (the cleaner's stability promise), and those lines
+    no longer carry that furniture: blocks it separated may join and outweigh a side block.
+    So the pass is repeated on the kept lines alone until it removes nothing more.
+    """
+    _mark_edges(lines, n_words, reason, compiled)
+    while True:
+        alive = [i for i, why in enumerate(reason) if why is None]
+        sub_reason: list[str | None] = [None] * len(alive)
+        _mark_edges([lines[i] for i in alive], [n_words[i] for i in alive], sub_reason, compiled)
+        changed = False
+        for k, why in enumerate(sub_reason):
+            if why is not None:
+                reason[alive[k]] = why
+                changed = True
+        if not changed:
+            return
+
+
+def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], compiled: CompiledRules) -> None:
+    """One pass of the edge rules over the lines not yet removed."""
     alive = [i for i, why in enumerate(reason) if why is None]
     prose = {i for i in alive if is_prose(lines[i], n_words[i])}
     if not prose:

@@ -483,13 +483,6 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"(?:\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?|[hmdw])\s*(?:read|ago)|"
         r"(?:reading time|tempo de leitura|tempo di lettura)\s*:?\s*.{0,30}|(?:an?|one) (?:hour|minute|day) ago)\W*",
     ),
-    CleaningRule(  # author bio at the foot: "Brigit Katz is a freelance writer based in Toronto."
-        "byline_meta_author_bio", "byline_meta",
-        r"(?:[A-Z][\w'.-]+ ){1,3}[A-Z][\w'.-]+ (?:is|was) (?:an? |the )(?:[\w-]+ ){0,4}"
-        r"(?:writer|journalist|reporter|correspondent|editor|columnist|contributor|author|photographer|producer|"
-        r"freelancer|blogger)\b.{0,400}",
-        scope="tail", window=4, max_words=80, ignore_case=False,
-    ),
 )
 
 
