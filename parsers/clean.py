@@ -9,6 +9,9 @@
    ``Chris Davies - Nov 19, 2019, 10:31 pm CST``);
 4. ``duplicate_line``: the second and later copies of a line (gallery
    captions and share bars repeat; article paragraphs do not);
+   ``duplicate_text``: a long line (>= 20 words) that opens like an earlier
+   line and at least 90% of whose word trigrams appeared earlier (the story
+   run together again from the page's metadata, a print copy);
 5. ``edge_nonprose_head`` / ``edge_nonprose_tail``: short non-sentence lines
    before the first or after the last prose line of the body (section labels,
    author names, related-story headlines, navigation). The body proper is the
@@ -55,6 +58,16 @@ BLOCK_KEEP_SHARE = 0.2
 # back (gallery captions, share bars and teasers repeat; measured on the cleaning
 # benchmark, a short span kept 0.4 more junk lines per page for no F1 gain).
 DUPLICATE_SPAN = 400
+
+# A long line that opens like an earlier line and most of whose word trigrams already
+# appeared earlier repeats text the page already holds (the story run together again from
+# a page's metadata, a print copy): rule ``duplicate_text``. Pieces are lines of at least
+# DUPLICATE_TEXT_PIECE_WORDS words; the opening compared is _OPENING characters.
+DUPLICATE_TEXT_MIN_WORDS = 20
+DUPLICATE_TEXT_SHARE = 0.9
+DUPLICATE_TEXT_PIECE_WORDS = 6
+_OPENING = 24
+_WORD = re.compile(r"\w+")
 
 _MONTHS = (
     r"jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|"
@@ -154,7 +167,9 @@ def strip_boilerplate(
     check_byline = compiled.enabled("byline")
     check_date = compiled.enabled("date_stamp")
     check_duplicates = compiled.enabled("duplicate_line")
+    check_repeats = compiled.enabled("duplicate_text")
     seen: dict[str, int] = {}
+    earlier = _EarlierText()
 
     for i, line in enumerate(lines):
         rule = compiled.match(line, i, n, n_words[i])
@@ -170,6 +185,10 @@ def strip_boilerplate(
             if first is not None and reason[i] is None and i - first <= DUPLICATE_SPAN:
                 reason[i] = "duplicate_line"
             seen[key] = i
+        if check_repeats:
+            if reason[i] is None and n_words[i] >= DUPLICATE_TEXT_MIN_WORDS and earlier.repeats(line):
+                reason[i] = "duplicate_text"
+            earlier.add(line, n_words[i])
 
     _trim_edges(lines, n_words, reason, compiled)
     kept = [line for line, why in zip(lines, reason) if why is None]
@@ -180,6 +199,35 @@ def strip_boilerplate(
         if why
     ]
     return kept, removed
+
+
+class _EarlierText:
+    """The lines seen so far (of at least DUPLICATE_TEXT_PIECE_WORDS words), to tell whether a
+    long line is made of them: the story run together again."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, None] = {}  # distinct, in order
+        self.openings: set[str] = set()  # their first _OPENING characters
+        self.trigrams: set[tuple[str, str, str]] = set()  # their word trigrams, built when first needed
+        self.indexed = 0  # lines already in self.trigrams
+
+    def add(self, line: str, n_words: int) -> None:
+        if n_words >= DUPLICATE_TEXT_PIECE_WORDS:
+            self.lines[line] = None
+            self.openings.add(line[:_OPENING])
+
+    def repeats(self, line: str) -> bool:
+        """Whether the line opens like an earlier line and DUPLICATE_TEXT_SHARE of its word
+        trigrams appeared earlier."""
+        if line[:_OPENING] not in self.openings:
+            return False  # a run-together copy starts where one of its lines starts
+        for earlier in list(self.lines)[self.indexed :]:
+            words = _WORD.findall(earlier.casefold())
+            self.trigrams.update(zip(words, words[1:], words[2:]))
+        self.indexed = len(self.lines)
+        words = _WORD.findall(line.casefold())
+        trigrams = set(zip(words, words[1:], words[2:]))
+        return bool(trigrams) and len(trigrams & self.trigrams) >= DUPLICATE_TEXT_SHARE * len(trigrams)
 
 
 def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], compiled: CompiledRules) -> None:

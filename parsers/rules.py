@@ -60,6 +60,7 @@ STRUCTURAL_RULES: Mapping[str, str] = {
     "byline": "byline_meta",
     "date_stamp": "date_stamp",
     "duplicate_line": "other",
+    "duplicate_text": "other",
     "edge_nonprose_head": "other",
     "edge_nonprose_tail": "other",
     "edge_minor_block": "other",

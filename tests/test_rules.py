@@ -259,6 +259,26 @@ def test_cleaning_the_kept_lines_again_removes_nothing_when_furniture_separated_
     assert strip_boilerplate(kept, RULES) == (kept, [])
 
 
+def test_the_story_run_together_again_is_duplicate_text():
+    repeat = " ".join(STORY)  # a page's metadata copy of the body, one long line
+    kept, removed = strip_boilerplate(STORY + [repeat], RULES)
+    assert kept == STORY and [(r.position, r.rule) for r in removed] == [(len(STORY), "duplicate_text")]
+
+
+def test_a_paragraph_reusing_some_earlier_words_is_not_duplicate_text():
+    dek = "The harbour bridge will close for repairs next spring, the council said."
+    lead = (
+        "The harbour bridge will close for repairs next spring, the council said on Tuesday, after engineers "
+        "found cracks in two steel supports and warned that heavy lorries could make them worse within a year."
+    )
+    follow = (
+        "Engineers found cracks in two of the bridge's steel supports during an inspection in March this year, "
+        "and the council's transport chief said the findings left no choice but to close it for the whole season."
+    )
+    lines = [dek, lead, *STORY, follow]
+    assert strip_boilerplate(lines, RULES)[0] == lines
+
+
 def test_credits_captions_and_ads_do_not_split_a_story():
     last = "The council will vote again in June, it said."
     lines = STORY + ["Abid Katib/Getty Images", "Above: The bridge at dusk.", "Advertisement", last]
