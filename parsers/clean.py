@@ -11,7 +11,8 @@
    captions and share bars repeat; article paragraphs do not);
    ``duplicate_text``: a long line (>= 20 words) that opens like an earlier
    line and at least 90% of whose word trigrams appeared earlier (the story
-   run together again from the page's metadata, a print copy);
+   run together again from the page's metadata, a print copy), or a line that
+   is the same text twice;
 5. ``edge_nonprose_head`` / ``edge_nonprose_tail``: short non-sentence lines
    before the first or after the last prose line of the body (section labels,
    author names, related-story headlines, navigation). The body proper is the
@@ -186,7 +187,9 @@ def strip_boilerplate(
                 reason[i] = "duplicate_line"
             seen[key] = i
         if check_repeats:
-            if reason[i] is None and n_words[i] >= DUPLICATE_TEXT_MIN_WORDS and earlier.repeats(line):
+            if reason[i] is None and (
+                n_words[i] >= DUPLICATE_TEXT_MIN_WORDS and earlier.repeats(line) or _said_twice(line, n_words[i])
+            ):
                 reason[i] = "duplicate_text"
             earlier.add(line, n_words[i])
 
@@ -199,6 +202,14 @@ def strip_boilerplate(
         if why
     ]
     return kept, removed
+
+
+def _said_twice(line: str, n_words: int) -> bool:
+    """A line that is the same text twice (a teaser's image caption and link text run together)."""
+    if n_words < 6 or n_words % 2:
+        return False
+    words = line.casefold().split()
+    return words[: n_words // 2] == words[n_words // 2 :]
 
 
 class _EarlierText:

@@ -225,7 +225,8 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(
         "comment_footer_join", "comment_footer",
-        r"(?:join|start|continue|enter) (?:the )?(?:discussion|conversation|debate)\W*.{0,40}|have your say\W*",
+        r"(?:join|start|continue|enter) (?:the )?(?:discussion|conversation|debate)\W*.{0,40}|have your say\W*|"
+        r"tell us what you think\W*",
         max_words=10,
     ),
     CleaningRule(  # Comments (12), 604 COMMENTS, [ 167 comments ], Comments
@@ -374,7 +375,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "related_read_more", "related",
         r"(?:read more|read also|also read|more reading|see also|related|related content|related reading|"
         r"recommended(?: reading)?|watch|listen|more|also|leia (?:mais|também)|veja (?:mais|também)|leggi anche|"
-        r"читайте также|lire aussi)\s*[:>»›|]\s*.{0,200}",
+        r"читайте также|lire aussi|(?:previous|prev|next) (?:post|article|story))\s*[:>»›|]\s*.{0,200}",
         max_words=30,
     ),
     CleaningRule(  # section labels of related-link blocks and page furniture
@@ -387,7 +388,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"recommended(?: for you| stories| articles| videos)?|what to read next|up next|editor'?s'? picks|"
         r"don'?t miss|must read|also on [\w.]{1,30}|(?:see|view|show) (?:all|more)(?: \w+){0,3}(?: \(\d+\))?|more stories|"
         r"more(?: [\w&'-]+){1,2} (?:news|stories|articles|videos|headlines)|next up(?: in [\w&' -]{1,30})?|"
-        r"explore (?:further|more)|"
+        r"explore (?:further|more)|post navigation|recent (?:articles|posts|stories|news|comments)|"
         r"in (?:other|case you missed|this) (?:news|it|story)|elsewhere on [\w. ]{1,30}|from around the web|"
         r"artigos relacionados|notícias relacionadas|leia também|veja também|articoli correlati|"
         r"ti potrebbe interessare|tags?|topics?|filed under|categories|category|key points|"

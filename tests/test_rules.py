@@ -112,6 +112,11 @@ def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
         ("Join Discussion", "comment_footer_join"),
         ("NEXT PREV", "related_label"),
         ("Read more", "related_label"),
+        ("Previous Post:2012 Harley-Davidson Fatboy 1800 | Reader review", "related_read_more"),
+        ("Next article: Tech Level course to help young mechanics", "related_read_more"),
+        ("Post navigation", "related_label"),
+        ("RECENT ARTICLES", "related_label"),
+        ("Tell us what YOU think...", "comment_footer_join"),
         ("Like this:", "share_this"),
         ("Like Loading...", "share_this"),
         ("Please review our terms of service to complete your newsletter subscription.", "newsletter_inbox"),
@@ -184,6 +189,9 @@ def test_rule_removes_real_line(line, rule):
         "Read more carefully, the judge told the lawyers.",
         "Since you're here, the mayor told reporters, you may as well see the new bridge.",
         "Share prices were delayed 15 minutes by the outage, traders said.",
+        "Next post office to close will be in the village, the company said.",
+        "Recent articles in the journal questioned the findings.",
+        "Tell us what you think about the plan, the mayor urged residents at the meeting.",
     ],
 )
 def test_prose_stays(line):
@@ -263,6 +271,14 @@ def test_the_story_run_together_again_is_duplicate_text():
     repeat = " ".join(STORY)  # a page's metadata copy of the body, one long line
     kept, removed = strip_boilerplate(STORY + [repeat], RULES)
     assert kept == STORY and [(r.position, r.rule) for r in removed] == [(len(STORY), "duplicate_text")]
+
+
+def test_a_line_saying_the_same_text_twice_is_duplicate_text():
+    teaser = "The best Black Friday TV deals of 2019 The best Black Friday TV deals of 2019"
+    kept, removed = strip_boilerplate(STORY + [teaser], RULES)
+    assert kept == STORY and removed[-1].rule == "duplicate_text"
+    chant = "Bring them home, bring them home, the crowd chanted outside parliament."
+    assert strip_boilerplate(STORY + [chant], RULES)[0] == STORY + [chant]
 
 
 def test_a_paragraph_reusing_some_earlier_words_is_not_duplicate_text():
