@@ -218,6 +218,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "gallery_counter", "gallery",
         r"(?:(?:image|photo|picture|slide|foto|imagem)\s*)?\d{1,3}\s*(?:of|/|de|di|из)\s*/?\s*\d{1,3}",
     ),
+    CleaningRule(  # "1of4Grass Valley's Dionicio Torres looks at ...": a gallery counter glued to its caption
+        "gallery_counter_caption", "gallery", r"(?:image|photo|picture|slide)?\s*\d{1,3}of\d{1,3}\S.{0,400}",
+    ),
     # ---- comment footers and policies
     CleaningRule(
         "comment_footer_having_issues", "comment_footer",

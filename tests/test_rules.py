@@ -115,6 +115,7 @@ def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
         ("Previous Post:2012 Harley-Davidson Fatboy 1800 | Reader review", "related_read_more"),
         ("Next article: Tech Level course to help young mechanics", "related_read_more"),
         ("Post navigation", "related_label"),
+        ("1of4Grass Valley's Dionicio Torres looks at the gas can selection before taking the last can", "gallery_counter_caption"),
         ("RECENT ARTICLES", "related_label"),
         ("Tell us what YOU think...", "comment_footer_join"),
         ("Like this:", "share_this"),
@@ -191,6 +192,7 @@ def test_rule_removes_real_line(line, rule):
         "Share prices were delayed 15 minutes by the outage, traders said.",
         "Next post office to close will be in the village, the company said.",
         "Recent articles in the journal questioned the findings.",
+        "3 of 4 people surveyed said they would vote again, the poll found.",
         "Tell us what you think about the plan, the mayor urged residents at the meeting.",
     ],
 )
