@@ -21,7 +21,10 @@
    the text (lines already removed as furniture count towards the run; credits,
    captions and ads, which sit between paragraphs, do not), prose blocks after
    it that are much smaller than the main block are page furniture too
-   (``edge_minor_block``: teasers of other stories, reader comments).
+   (``edge_minor_block``: teasers of other stories, reader comments);
+6. ``comment_thread``: a block that opens right after a reader-comment header
+   (``Jane on November 15, 2018 at 10:12 am said:``) is a reader comment: it is
+   never taken for the story and is removed.
 
 Structural rules can be disabled per source like regex rules (``disable = [...]``).
 ``clean(text)`` is the entry point of the shared cleaning scorer (window mode:
@@ -52,6 +55,8 @@ _SENTENCE_END = re.compile(r"""[.!?…:;。！？]["'”’»)\]]*$""")
 # the rest (share bars, date stamps, related labels, menus) mark page furniture.
 BLOCK_GAP = 3
 IN_BODY_KINDS = frozenset({"photo_credit", "caption", "advertisement", "gallery"})
+# Rules whose line opens a reader comment (see comment_thread).
+COMMENT_HEADER_RULES = frozenset({"comment_footer_header"})
 # A block after (or before) such a gap is kept if it has at least this share of
 # the main block's words.
 BLOCK_KEEP_SHARE = 0.2
@@ -276,8 +281,14 @@ def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
     current: list[int] = []
     gap = 0
     kinds = compiled.kinds
+    comment_blocks: set[int] = set()  # blocks that open right after a reader-comment header
+    comments_on = compiled.enabled("comment_thread")
+    after_comment_header = False
     for i, why in enumerate(reason):
         if why is not None:
+            if why in COMMENT_HEADER_RULES and comments_on:
+                after_comment_header = True
+                gap = max(gap, BLOCK_GAP)
             if current and kinds.get(why, "other") not in IN_BODY_KINDS:
                 gap += 1
             continue
@@ -285,6 +296,9 @@ def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
             if current and gap >= BLOCK_GAP:
                 blocks.append(current)
                 current = []
+            if not current and after_comment_header:
+                comment_blocks.add(len(blocks))
+            after_comment_header = False
             current.append(i)
             gap = 0
         elif current:
@@ -297,18 +311,24 @@ def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
     def words(block: list[int]) -> int:
         return sum(n_words[i] for i in block if i in prose)
 
-    main = max(range(len(blocks)), key=lambda b: words(blocks[b]))
+    story = [b for b in range(len(blocks)) if b not in comment_blocks]
+    if not story:  # comments only: nothing to tell them from
+        story, comment_blocks = list(range(len(blocks))), set()
+    main = max(story, key=lambda b: words(blocks[b]))
     threshold = BLOCK_KEEP_SHARE * words(blocks[main])
-    keep = [b for b in range(len(blocks)) if b == main or words(blocks[b]) >= threshold]
+    keep = [b for b in story if b == main or words(blocks[b]) >= threshold]
     lo, hi = blocks[min(keep)][0], max(i for i in blocks[max(keep)] if i in prose)
 
     in_kept_block = set()
     for b in keep:
         in_kept_block.update(blocks[b])
+    in_comment = {i for b in comment_blocks for i in blocks[b]}
     head_on, tail_on = compiled.enabled("edge_nonprose_head"), compiled.enabled("edge_nonprose_tail")
     minor_on = compiled.enabled("edge_minor_block")
     for i in alive:
-        if i in prose:
+        if i in in_comment:
+            reason[i] = "comment_thread"
+        elif i in prose:
             if i not in in_kept_block and minor_on:
                 reason[i] = "edge_minor_block"
         elif i < lo:

@@ -64,6 +64,7 @@ STRUCTURAL_RULES: Mapping[str, str] = {
     "edge_nonprose_head": "other",
     "edge_nonprose_tail": "other",
     "edge_minor_block": "other",
+    "comment_thread": "comment_footer",
 }
 
 _TYPOGRAPHY = str.maketrans(

@@ -297,6 +297,32 @@ def test_a_paragraph_reusing_some_earlier_words_is_not_duplicate_text():
     assert strip_boilerplate(lines, RULES)[0] == lines
 
 
+COMMENT = (
+    "I drive over that bridge every day and the cracks have been visible for years, so why did it take an "
+    "inspection in March for the council to act? Somebody should answer for the delay, and for the ferry plan too."
+)
+
+
+def test_reader_comments_after_a_comment_header_are_never_the_story():
+    lines = STORY + [
+        "3 Comments",
+        "Jane Roe on November 15, 2018 at 10:12 am said:",
+        COMMENT,
+        COMMENT.replace("every day", "most days"),
+        "John Doe on November 16, 2018 at 9:01 am said:",
+        COMMENT.replace("for years", "since 2015"),
+    ]
+    kept, removed = strip_boilerplate(lines, RULES)
+    assert kept == STORY
+    assert [r.rule for r in removed if r.text.startswith("I drive")] == ["comment_thread"] * 3
+    assert strip_boilerplate(kept, RULES) == (kept, [])
+
+
+def test_comments_alone_are_kept():
+    lines = ["Jane Roe on November 15, 2018 at 10:12 am said:", COMMENT]
+    assert strip_boilerplate(lines, RULES)[0] == [COMMENT]
+
+
 def test_credits_captions_and_ads_do_not_split_a_story():
     last = "The council will vote again in June, it said."
     lines = STORY + ["Abid Katib/Getty Images", "Above: The bridge at dusk.", "Advertisement", last]
