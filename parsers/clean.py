@@ -22,7 +22,9 @@
    captions and ads, which sit between paragraphs, do not), prose blocks after
    it that are much smaller than the main block are page furniture too
    (``edge_minor_block``: teasers of other stories, reader comments);
-6. ``comment_thread``: a block that opens right after a reader-comment header
+6. ``related_list``: the lines that are not prose under a related-stories
+   heading (``Trending News``, ``More from Sports``), up to the next prose line;
+7. ``comment_thread``: a block that opens right after a reader-comment header
    (``Jane on November 15, 2018 at 10:12 am said:``) is a reader comment: it is
    never taken for the story and is removed.
 
@@ -38,7 +40,7 @@ import re
 from parsers.article import RemovedLine
 from parsers.byline import byline_of
 from parsers.normalize import normalize_line, word_count
-from parsers.rules import CompiledRules, RuleSet
+from parsers.rules import CompiledRules, RuleSet, match_form
 
 # A prose line: a sentence or paragraph rather than a label, name or headline.
 PROSE_MIN_WORDS = 6  # with sentence-final punctuation
@@ -55,6 +57,21 @@ _SENTENCE_END = re.compile(r"""[.!?…:;。！？]["'”’»)\]]*$""")
 # the rest (share bars, date stamps, related labels, menus) mark page furniture.
 BLOCK_GAP = 3
 IN_BODY_KINDS = frozenset({"photo_credit", "caption", "advertisement", "gallery"})
+# A heading of a list of links to other stories ("Trending News", "More from Sports", "You
+# may also like"), removed by one of RELATED_HEADING_RULES: the non-prose lines under it
+# are that list (rule ``related_list``).
+RELATED_HEADING_RULES = frozenset({"related_label"})
+_RELATED_HEADING = re.compile(
+    r"(?:related(?: articles?| stories| news| posts?| content| coverage| videos?| items)?|"
+    r"more (?:from|on|in|about|news|stories|articles|like this|to explore)(?: [\w.'&-]{1,30}){0,3}|"
+    r"you (?:may|might) (?:also )?(?:like|be interested in|enjoy)(?:\.\.\.)?|"
+    r"most (?:popular|read|viewed|shared|emailed|discussed|commented|watched)(?: videos| stories| articles| news| now)?|"
+    r"trending(?: now| news| stories| topics)?|top stories|latest(?: news| stories| videos| headlines)?|"
+    r"recommended(?: for you| stories| articles| videos)?|what to read next|up next|editor'?s'? picks|"
+    r"don'?t miss|must read|more stories|in other news|read more|see also|recent (?:articles|posts|stories|news))"
+    r"\s*[:.!]?\s*",
+    re.IGNORECASE,
+)
 # Rules whose line opens a reader comment (see comment_thread).
 COMMENT_HEADER_RULES = frozenset({"comment_footer_header"})
 # A block after (or before) such a gap is kept if it has at least this share of
@@ -255,6 +272,8 @@ def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
     So the pass is repeated on the kept lines alone until it removes nothing more.
     """
     _mark_edges(lines, n_words, reason, compiled)
+    if compiled.enabled("related_list"):
+        _mark_related_lists(lines, n_words, reason)
     while True:
         alive = [i for i, why in enumerate(reason) if why is None]
         sub_reason: list[str | None] = [None] * len(alive)
@@ -266,6 +285,21 @@ def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
                 changed = True
         if not changed:
             return
+
+
+def _mark_related_lists(lines: list[str], n_words: list[int], reason: list[str | None]) -> None:
+    """Mark the links under a related-stories heading (rule ``related_list``): the lines
+    still kept after the heading that are not prose, up to the next prose line."""
+    i, n = 0, len(lines)
+    while i < n:
+        if reason[i] not in RELATED_HEADING_RULES or not _RELATED_HEADING.fullmatch(match_form(lines[i])):
+            i += 1
+            continue
+        i += 1
+        while i < n and (reason[i] is not None or not is_prose(lines[i], n_words[i])):
+            if reason[i] is None:
+                reason[i] = "related_list"
+            i += 1
 
 
 def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], compiled: CompiledRules) -> None:

@@ -65,6 +65,7 @@ STRUCTURAL_RULES: Mapping[str, str] = {
     "edge_nonprose_tail": "other",
     "edge_minor_block": "other",
     "comment_thread": "comment_footer",
+    "related_list": "related",
 }
 
 _TYPOGRAPHY = str.maketrans(

@@ -297,6 +297,18 @@ def test_a_paragraph_reusing_some_earlier_words_is_not_duplicate_text():
     assert strip_boilerplate(lines, RULES)[0] == lines
 
 
+def test_links_under_a_related_heading_are_a_related_list():
+    links = ["Jeffrey Epstein jail guards charged with falsifying records", "Man arrested after 7 trafficking victims found in car"]
+    lines = STORY[:2] + ["Trending News", *links] + STORY[2:]
+    kept, removed = strip_boilerplate(lines, RULES)
+    assert kept == STORY
+    assert [(r.text, r.rule) for r in removed if r.rule == "related_list"] == [(t, "related_list") for t in links]
+    # under another label (key points are the story's own), short lines stay
+    points = ["Bridge closes in spring", "A ferry every hour"]
+    lines = STORY[:2] + ["Key points", *points] + STORY[2:]
+    assert strip_boilerplate(lines, RULES)[0] == STORY[:2] + points + STORY[2:]
+
+
 COMMENT = (
     "I drive over that bridge every day and the cracks have been visible for years, so why did it take an "
     "inspection in March for the council to act? Somebody should answer for the delay, and for the ferry plan too."
