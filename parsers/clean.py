@@ -228,10 +228,10 @@ def strip_boilerplate(
 
 def _said_twice(line: str, n_words: int) -> bool:
     """A line that is the same text twice (a teaser's image caption and link text run together)."""
-    if n_words < 6 or n_words % 2:
+    half = len(line) // 2  # "A A": an odd length with a space in the middle
+    if n_words < 6 or n_words % 2 or not len(line) % 2 or line[half] != " ":
         return False
-    words = line.casefold().split()
-    return words[: n_words // 2] == words[n_words // 2 :]
+    return line[:half].casefold() == line[half + 1 :].casefold()
 
 
 class _EarlierText:
@@ -269,51 +269,67 @@ def _trim_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
     The first pass sees the furniture already removed (it separates blocks). Cleaning the
     kept lines again must remove nothing (the cleaner's stability promise), and those lines
     no longer carry that furniture: blocks it separated may join and outweigh a side block.
-    So the pass is repeated on the kept lines alone until it removes nothing more.
+    So the pass is repeated on the kept lines alone until it removes nothing more (when
+    no furniture, comment header or related list decided anything, one pass is enough).
     """
-    _mark_edges(lines, n_words, reason, compiled)
+    prose = [is_prose(line, k) for line, k in zip(lines, n_words)]
+    recheck = _mark_edges(lines, n_words, prose, reason, compiled)
     if compiled.enabled("related_list"):
-        _mark_related_lists(lines, n_words, reason)
-    while True:
+        recheck = _mark_related_lists(lines, prose, reason) or recheck
+    while recheck:
         alive = [i for i, why in enumerate(reason) if why is None]
         sub_reason: list[str | None] = [None] * len(alive)
-        _mark_edges([lines[i] for i in alive], [n_words[i] for i in alive], sub_reason, compiled)
+        _mark_edges([lines[i] for i in alive], [n_words[i] for i in alive], [prose[i] for i in alive], sub_reason, compiled)
         changed = False
         for k, why in enumerate(sub_reason):
             if why is not None:
                 reason[alive[k]] = why
                 changed = True
-        if not changed:
-            return
+        recheck = changed
 
 
-def _mark_related_lists(lines: list[str], n_words: list[int], reason: list[str | None]) -> None:
+def _mark_related_lists(lines: list[str], prose: list[bool], reason: list[str | None]) -> bool:
     """Mark the links under a related-stories heading (rule ``related_list``): the lines
-    still kept after the heading that are not prose, up to the next prose line."""
+    still kept after the heading that are not prose, up to the next prose line.
+
+    Returns:
+        Whether any line was marked.
+    """
+    marked = False
     i, n = 0, len(lines)
     while i < n:
         if reason[i] not in RELATED_HEADING_RULES or not _RELATED_HEADING.fullmatch(match_form(lines[i])):
             i += 1
             continue
         i += 1
-        while i < n and (reason[i] is not None or not is_prose(lines[i], n_words[i])):
+        while i < n and (reason[i] is not None or not prose[i]):
             if reason[i] is None:
                 reason[i] = "related_list"
+                marked = True
             i += 1
+    return marked
 
 
-def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], compiled: CompiledRules) -> None:
-    """One pass of the edge rules over the lines not yet removed."""
+def _mark_edges(
+    lines: list[str], n_words: list[int], is_prose_line: list[bool], reason: list[str | None], compiled: CompiledRules
+) -> bool:
+    """One pass of the edge rules over the lines not yet removed.
+
+    Returns:
+        Whether removed lines (furniture, a comment header) decided where a block ends, so
+        that a pass over the kept lines alone may decide differently.
+    """
     alive = [i for i, why in enumerate(reason) if why is None]
-    prose = {i for i in alive if is_prose(lines[i], n_words[i])}
+    prose = {i for i in alive if is_prose_line[i]}
     if not prose:
-        return  # nothing reads as prose: a very short item; keep it whole
+        return False  # nothing reads as prose: a very short item; keep it whole
 
     # Prose blocks: maximal runs of alive lines without BLOCK_GAP consecutive non-prose lines
     # (removed furniture lines count towards the gap; see IN_BODY_KINDS).
     blocks: list[list[int]] = []
     current: list[int] = []
-    gap = 0
+    gap = alive_gap = 0  # non-prose lines since the last prose line: all counted, and alive ones
+    split_by_removed = False
     kinds = compiled.kinds
     comment_blocks: set[int] = set()  # blocks that open right after a reader-comment header
     comments_on = compiled.enabled("comment_thread")
@@ -330,14 +346,16 @@ def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
             if current and gap >= BLOCK_GAP:
                 blocks.append(current)
                 current = []
+                split_by_removed = split_by_removed or alive_gap < BLOCK_GAP
             if not current and after_comment_header:
                 comment_blocks.add(len(blocks))
             after_comment_header = False
             current.append(i)
-            gap = 0
+            gap = alive_gap = 0
         elif current:
             current.append(i)
             gap += 1
+            alive_gap += 1
         # non-prose lines before the first prose line belong to no block
     if current:
         blocks.append(current)
@@ -371,6 +389,7 @@ def _mark_edges(lines: list[str], n_words: list[int], reason: list[str | None], 
         elif i > hi or i not in in_kept_block:
             if tail_on:
                 reason[i] = "edge_nonprose_tail"
+    return split_by_removed or bool(comment_blocks)
 
 
 _DEFAULT_RULESET: RuleSet | None = None
