@@ -270,7 +270,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(  # reader vote/like counters under comments: "Rating: 36 Votes", "12 likes", "3 replies"
         "comment_footer_votes", "comment_footer",
-        r"(?:rating|score)?\s*:?\s*[+-]?\d+\s*(?:votes?|likes?|points|replies|dislikes?)\W*",
+        r"(?:rating|score)?\s*:?\s*[+-]?\d+\s*(?:votes?|likes?|replies|dislikes?)\W*",
     ),
     CleaningRule(  # comment-policy sentences: they read like prose, so anchor on their openings
         "comment_footer_policy", "comment_footer",

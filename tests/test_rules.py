@@ -168,6 +168,7 @@ def test_rule_removes_real_line(line, rule):
         "The minister said: the rating agency cut its outlook after 36 votes in parliament.",
         "At 10:30 the spokesman said: we will not negotiate.",
         "The bill passed with 52 votes.",
+        "3 points",  # a cell of a sports table, not a comment's score
         "Regulators fined the site after users who clicked here and there lost money, the report said.",
         "If you enjoyed the first season, the second is darker, critics said.",
         "The company may earn a commission from the deal, analysts said.",
