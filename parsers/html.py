@@ -729,8 +729,12 @@ def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
 
 
 # Structural line rules of parsers.clean that the HTML structure already did better
-# (the main element is chosen; short lines at its edges are list items and sub-headings).
-HTML_SKIPPED_LINE_RULES: frozenset[str] = frozenset({"edge_nonprose_head", "edge_nonprose_tail", "edge_minor_block"})
+# (the main element is chosen; short lines at its edges are list items and sub-headings;
+# the page's metadata copy of the story, which duplicate_text catches in a text dump,
+# is never inside it).
+HTML_SKIPPED_LINE_RULES: frozenset[str] = frozenset(
+    {"edge_nonprose_head", "edge_nonprose_tail", "edge_minor_block", "comment_thread", "related_list", "duplicate_text"}
+)
 _LINE_RULES: dict[tuple[int, str | None], tuple[RuleSet, frozenset[str], CompiledRules]] = {}
 
 

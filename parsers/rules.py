@@ -60,9 +60,12 @@ STRUCTURAL_RULES: Mapping[str, str] = {
     "byline": "byline_meta",
     "date_stamp": "date_stamp",
     "duplicate_line": "other",
+    "duplicate_text": "other",
     "edge_nonprose_head": "other",
     "edge_nonprose_tail": "other",
     "edge_minor_block": "other",
+    "comment_thread": "comment_footer",
+    "related_list": "related",
 }
 
 _TYPOGRAPHY = str.maketrans(
@@ -144,7 +147,7 @@ _AGENCY = (
     r"[\w .'&-]{1,40} via getty images)"
 )
 _SOCIAL = (
-    r"facebook|twitter|x|email|e-mail|mail|whatsapp|linkedin|pinterest|reddit|print|messenger|telegram|"
+    r"print this(?: article| story| page)?|share (?:it|this)(?: article| story| page)?(?: with (?:your )?friends)?|facebook|twitter|x|email|e-mail|mail|whatsapp|linkedin|pinterest|reddit|print|messenger|telegram|"
     r"copy link|copy url|copy|link|sms|tumblr|flipboard|pocket|google\+?|tweet|share|shares|comment|comments|"
     r"save|instagram|youtube|tiktok|snapchat|vk|line|viber|more|digg|stumbleupon|evernote|gmail|"
     r"url ?copied!?|bookmark"
@@ -199,6 +202,13 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"top image|main image|header image|featured image|in this photo|legenda)\s*[:|-]\s*.{1,400}",
     ),
     CleaningRule("caption_image_caption", "caption", r"(?:image|media|photo) caption\s+.{1,400}"),
+    CleaningRule(  # a caption that ends with its credit: "... in Hialeah, Fla. (AP Photo/Alan Diaz, File)",
+        # "... November 19, 2019. © Reuters / David Mercado", "Plague can be easily vaccinated (Image: GETTY)"
+        "caption_with_credit", "caption",
+        r".{10,500}?(?:\((?:ap |afp |reuters |epa |getty )?(?:photo|photos|image|images|picture|pictures|foto|fotos)"
+        r"\s*(?:/|:|by\b)\s*[^()]{1,80}\)|©\s*[\w.'&-]+(?: [\w.'&-]+){0,3}\s*/\s*[\w.'&-]+(?: [\w.'&-]+){0,3})\.?",
+        max_words=90,
+    ),
     CleaningRule(
         "caption_toggle", "caption",
         r"(?:(?:hide|show|toggle|close) caption|(?:enlarge|expand|zoom) (?:this )?(?:image|photo|picture)?|"
@@ -210,6 +220,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "gallery_counter", "gallery",
         r"(?:(?:image|photo|picture|slide|foto|imagem)\s*)?\d{1,3}\s*(?:of|/|de|di|из)\s*/?\s*\d{1,3}",
     ),
+    CleaningRule(  # "1of4Grass Valley's Dionicio Torres looks at ...": a gallery counter glued to its caption
+        "gallery_counter_caption", "gallery", r"(?:image|photo|picture|slide)?\s*\d{1,3}of\d{1,3}\S.{0,400}",
+    ),
     # ---- comment footers and policies
     CleaningRule(
         "comment_footer_having_issues", "comment_footer",
@@ -217,7 +230,8 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(
         "comment_footer_join", "comment_footer",
-        r"(?:join|start|continue|enter) the (?:discussion|conversation|debate)\W*.{0,40}|have your say\W*",
+        r"(?:join|start|continue|enter) (?:the )?(?:discussion|conversation|debate)\W*.{0,40}|have your say\W*|"
+        r"tell us what you think\W*",
         max_words=10,
     ),
     CleaningRule(  # Comments (12), 604 COMMENTS, [ 167 comments ], Comments
@@ -235,11 +249,28 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     CleaningRule(
         "comment_footer_other", "comment_footer",
         r"(?:comments? (?:are|is|have been) (?:closed|disabled|moderated|turned off)|"
-        r"you must be logged in to (?:post|leave) a comment|log ?in to (?:comment|reply)|"
+        r"you must (?:be logged in|be signed in|log ?in|sign ?in|register) to (?:post|leave|write|add) a comment|"
+        r"log ?in to (?:comment|reply)|devi essere (?:connesso|registrato) per (?:inviare|pubblicare|scrivere) un commento|"
+        r"debes (?:iniciar sesi[óo]n|estar registrado) para (?:publicar|escribir|dejar) un comentario|"
+        r"voc[êe] precisa (?:estar logado|fazer login|estar conectado) para (?:publicar|postar|deixar) um coment[áa]rio|"
+        r"vous devez [êe]tre connect[ée] pour (?:publier|laisser|poster) un commentaire|"
+        r"sie m[üu]ssen (?:angemeldet|eingeloggt) sein,? um (?:einen )?kommentar(?:e)? (?:zu )?(?:schreiben|abzugeben|verfassen)|"
+        r"cancel reply|leave a reply(?: cancel reply)?|"
+        r"save my name,? e-?mail,? and website in this browser for the next time i comment|"
+        r"your e-?mail address will not be published\.?(?: required fields are marked ?\*?)?|"
         r"(?:deixe|deja|lascia|laisser?) (?:um|un|una|votre|seu|su|o seu)? ?(?:comentário|comentario|commento|commentaire).{0,40}|"
         r"be the first to comment|no comments yet|conversation powered by .{1,40}|comments powered by .{1,40}|"
         r"disqus|commenting (?:is|has been) (?:disabled|closed)|we welcome your comments?)\W*",
         max_words=16,
+    ),
+    CleaningRule(  # WordPress/forum comment headers: "Jamie Cassidy on November 15, 2018 at 10:12 am said:"
+        "comment_footer_header", "comment_footer",
+        r".{1,80}\b\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:said|says|wrote|writes|replied)\s*:",
+        max_words=16,
+    ),
+    CleaningRule(  # reader vote/like counters under comments: "Rating: 36 Votes", "12 likes", "3 replies"
+        "comment_footer_votes", "comment_footer",
+        r"(?:rating|score)?\s*:?\s*[+-]?\d+\s*(?:votes?|likes?|replies|dislikes?)\W*",
     ),
     CleaningRule(  # comment-policy sentences: they read like prose, so anchor on their openings
         "comment_footer_policy", "comment_footer",
@@ -271,11 +302,22 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     CleaningRule(
         "newsletter_inbox", "newsletter",
         r".{0,160}\b(?:delivered (?:straight |directly |right )?to your inbox|in your inbox|"
-        r"unsubscribe at any time|you can unsubscribe|by signing up|by subscribing|privacy notice)\b.{0,160}",
+        r"unsubscribe at any time|you can unsubscribe|by signing up|by subscribing|privacy notice|"
+        r"to complete your (?:newsletter )?(?:subscription|sign-?up|registration))\b.{0,160}",
         max_words=40,
     ),
+    CleaningRule(  # "... daily newsletter. Sign up for the free daily newsletter." (the call to action ends the line)
+        "newsletter_call_to_action", "newsletter",
+        r".{0,300}[.!?]\s+(?:sign ?up|subscribe|register)\b.{0,100}\b(?:newsletters?|e-?mail alerts?|inbox)\b.{0,40}|"
+        r".{0,300}[.!?]\s+(?:click|tap) (?:here )?to (?:subscribe|sign ?up)\W*",
+        max_words=60,
+    ),
     CleaningRule(  # Click here to ..., Tap here to ...
-        "promo_click_here", "promo", r"(?:click|tap|go|press) here\b.{0,200}", max_words=30,
+        "promo_click_here", "promo",
+        r"(?:click|tap|go|press) here\b.{0,200}|"  # or a promo whose last sentence is the call to action:
+        r".{0,200}[.!?]\s+(?:click|tap) here (?:for more information|to (?:support|subscribe)\b.{0,100})\W*|"
+        r".{0,120}\bby (?:clicking|tapping) here\W*",
+        max_words=40,
     ),
     CleaningRule(  # To Read the Full Story, Support independent journalism, Already a subscriber?
         "promo_paywall", "promo",
@@ -285,6 +327,19 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"(?:download|get) (?:our|the) (?:free )?app\b|if you buy something through |"
         r"we (?:may )?(?:earn|receive) (?:a )?(?:small )?(?:commission|share) ).{0,200}",
         max_words=40,
+    ),
+    CleaningRule(  # If you enjoyed this article, we have a proposition for you: ...; ... we have a small favour to ask
+        "promo_reader_appeal", "promo",
+        r"(?:if you (?:enjoyed|liked|value|appreciate) (?:this|our) (?:article|story|journalism|reporting|content)|"
+        r"(?:as|since|because) you'?re here,? (?:we|i)\b|we have a (?:small )?favou?r to ask)\b.{0,900}",
+        max_words=150,
+    ),
+    CleaningRule(  # Microsoft may earn an Affiliate Commission if you purchase something through recommended links
+        "promo_affiliate_disclosure", "promo",
+        r".{0,80}\bmay (?:earn|receive|get) (?:an? )?(?:small )?(?:affiliate )?(?:commission|share of (?:sales|revenue))\b"
+        r".{0,60}\b(?:if you|when you|through|from|via|on) (?:buy|purchase|click|shop|make|links?|products?|purchases?|sales)\b.{0,160}|"
+        r"(?:this (?:post|article|story|page) )?(?:contains|may contain|includes) affiliate links\b.{0,200}",
+        max_words=45,
     ),
     CleaningRule(  # Subscribe Sign In, Edit ProfileSign Out, Account Settings Log Out, Continue reading the main story
         "promo_account_navigation", "promo",
@@ -297,6 +352,12 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"(?:follow|like|find|connect with|join) (?:us|@\w+|[\w .&'@-]{1,60}?) on (?:facebook|twitter|instagram|linkedin|"
         r"youtube|tiktok|x|social media|google news|flipboard|telegram|whatsapp|threads|bluesky)\b.{0,160}",
         max_words=30,
+    ),
+    CleaningRule(  # Follow us, Follow RT on (the network icons were images), Siga-nos
+        "social_follow_label", "social",
+        r"(?:follow us|follow me|siga-nos|s[íi]guenos|seguici|folgen sie uns|suivez-nous|"
+        r"(?:follow|like|find) (?:us|@?[\w.&'-]+(?: [\w.&'-]+){0,3}) on)\s*[:!]?",
+        max_words=8,
     ),
     CleaningRule(  # a bare handle or "Natasha Turak@NatashaTurak", "Catherine Shu @catherineshu / 2 days"
         "social_handle", "social", r"(?:[\w.' -]{0,40}\s*)?@\w{2,30}(?:\s*[/|•-]\s*[\w ]{0,20})?", max_words=6,
@@ -311,7 +372,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "share_this", "share",
         r"(?:share (?:this|on|via|to|with|your|close|article|story|page|post)\b.{0,60}|"
         r"(?:show |close |more |extra )*sharing(?: options| buttons| is caring)?\W*.{0,30}|"
-        r"addthis sharing buttons|\d*\s*shares?|(?:e-?mail|print) this(?: article| story| page)?|"
+        r"addthis sharing buttons|like this:?|like loading\.*|be the first to like this\.?|\d*\s*shares?|(?:e-?mail|print) this(?: article| story| page)?|"
         r"e-?mail to a friend|send to a friend|copy (?:link|url)(?: url)?(?:copied)?!?|get short url|link copied!?)\W*",
         max_words=10,
     ),
@@ -319,7 +380,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "related_read_more", "related",
         r"(?:read more|read also|also read|more reading|see also|related|related content|related reading|"
         r"recommended(?: reading)?|watch|listen|more|also|leia (?:mais|também)|veja (?:mais|também)|leggi anche|"
-        r"читайте также|lire aussi)\s*[:>»›|]\s*.{0,200}",
+        r"читайте также|lire aussi|(?:previous|prev|next) (?:post|article|story))\s*[:>»›|]\s*.{0,200}",
         max_words=30,
     ),
     CleaningRule(  # section labels of related-link blocks and page furniture
@@ -330,16 +391,26 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"most (?:popular|read|viewed|shared|emailed|discussed|commented|watched)(?: videos| stories| articles| news| now)?|"
         r"trending(?: now| news| stories| topics)?|top stories|latest(?: news| stories| videos| headlines)?|"
         r"recommended(?: for you| stories| articles| videos)?|what to read next|up next|editor'?s'? picks|"
-        r"don'?t miss|must read|also on [\w.]{1,30}|see all(?: \w+){0,3}|see more(?: \w+){0,3}|more stories|"
+        r"don'?t miss|must read|also on [\w.]{1,30}|(?:see|view|show) (?:all|more)(?: \w+){0,3}(?: \(\d+\))?|more stories|"
+        r"more(?: [\w&'-]+){1,2} (?:news|stories|articles|videos|headlines)|next up(?: in [\w&' -]{1,30})?|"
+        r"explore (?:further|more)|post navigation|recent (?:articles|posts|stories|news|comments)|"
         r"in (?:other|case you missed|this) (?:news|it|story)|elsewhere on [\w. ]{1,30}|from around the web|"
         r"artigos relacionados|notícias relacionadas|leia também|veja também|articoli correlati|"
         r"ti potrebbe interessare|tags?|topics?|filed under|categories|category|key points|"
-        r"previous(?: article| post| story)?|next(?: article| post| story)?|previous next|"
+        r"previous(?: article| post| story)?|next(?: article| post| story)?|prev(?:ious)? next|next prev(?:ious)?|"
+        r"read more|"
         r"back to top|skip to (?:main )?content|open navigation menu|site index|site map|sitemap|"
         r"breaking news|fact check|digital originals|home)\s*[:.!]?\s*",
     ),
+    CleaningRule(  # Also on rt.com <headline>; On HoustonChronicle.com: <headline>
+        "related_also_on_site", "related",
+        r"(?:also|more|elsewhere) on [\w-]+(?:\.[a-z]{2,6})+\b.{0,200}|on [\w-]+(?:\.[a-z]{2,6})+\s*:\s*.{1,200}",
+        max_words=30,
+    ),
     CleaningRule(  # Related Tags: ..., Topics: ..., Tags: ...
-        "related_tags", "related", r"(?:related )?(?:tags|topics|filed under|categories)\s*[:|]\s*.{0,200}", max_words=25,
+        "related_tags", "related",
+        r"(?:related )?(?:tags?|topics|subjects|keywords|filed under|tagged(?: with| in)?|categories|category)\s*[:|]\s*.{0,200}",
+        max_words=25,
     ),
     CleaningRule(
         "advertisement_label", "advertisement",
@@ -348,6 +419,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"(?:story|article) continues (?:below|after)(?: (?:this )?advertisement| ad)?|"
         r"continue reading below|scroll (?:down )?to continue(?: with content| reading)?|"
         r"publicidade|pubblicità|publicidad|anúncio|реклама|advertise(?: with us| on [\w.]{1,30})?)\W*",
+    ),
+    CleaningRule(  # a line that is only an image address (a page's og:image or lazy-load source left in the text)
+        "other_image_url", "other", r"(?:https?://|www\.)[^\s]+\.(?:jpe?g|png|gif|webp|svg|bmp|tiff?)(?:\?[^\s]*)?",
     ),
     # ---- copyright and legal
     CleaningRule(  # (c) 2024 Reuters, Copyright 2024 The Associated Press. All rights reserved.
@@ -362,9 +436,24 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(  # Registration on or use of this site constitutes acceptance of our User Agreement...
         "legal_terms", "legal",
-        r"(?:(?:registration on|use of) (?:or use of )?this (?:site|website)|by using this (?:site|website)|"
-        r"we use cookies|this (?:site|website) uses cookies|this site is protected by recaptcha).{0,300}",
-        max_words=50,
+        r"(?:(?:registration on|use of)(?: (?:or|and/or) (?:use of|registration on))? (?:any (?:part|portion) of )?"
+        r"this (?:site|website)|by using this (?:site|website)|this site is protected by recaptcha).{0,300}|"
+        # cookie banners and consent dialogs (the standard texts of the common consent plugins)
+        r"(?:we(?: and our partners)? use cookies|this (?:site|website) uses cookies|"
+        r"by (?:choosing|clicking|selecting|continuing)\b.{0,60}\byou (?:consent|agree) to (?:our|the) use of cookies|"
+        r"necessary cookies are absolutely essential|any cookies that may not be particularly necessary).{0,1200}",
+        max_words=220,
+    ),
+    CleaningRule(  # Quotes delayed at least 15 minutes. Real-time quotes provided by ...
+        "legal_market_data", "legal",
+        r"(?:stock |market )?(?:quotes|prices|data|market data) (?:are |is )?delayed (?:at least |by |up to )?\d+ min(?:ute)?s\b.{0,400}",
+        max_words=80,
+    ),
+    CleaningRule(  # Opinions expressed by Forbes Contributors are their own. The views expressed here are the author's own.
+        "legal_opinion_disclaimer", "legal",
+        r"(?:the )?(?:opinions|views)(?: and opinions)? expressed (?:by|in|here|on)\b.{0,80}? are (?:their|his|her|the author'?s?|"
+        r"those of the authors?|solely (?:their|those of)|not necessarily)\b.{0,120}",
+        max_words=40,
     ),
     CleaningRule(  # Privacy Policy | Terms of Service; Privacy / DMCA contact / Affiliate and FTC Disclosure
         "legal_navigation", "legal",
@@ -372,7 +461,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"cookie(?:s| policy| settings| preferences)?|contact(?: us)?|about(?: us)?|dmca(?: contact)?|careers|help|faq|"
         r"accessibility|rss|ad ?choices|do not sell my (?:personal )?info(?:rmation)?|"
         r"affiliate and ftc disclosure|mobile version|feedback|corrections|subscriptions?|archives?|"
-        r"user agreement|site map|sitemap)\s*(?:[|/•·,]|\band\b)?\s*)+",
+        r"user agreement|site map|sitemap|privacy overview|privacy (?:&|and) cookies? policy|cookie consent|"
+        r"(?:strictly )?necessary(?: cookies)?(?: always enabled)?|non-necessary|manage (?:cookies|consent|preferences)|"
+        r"(?:accept|reject|allow)(?: all)?(?: cookies)?)\s*(?:[|/•·,]|\band\b)?\s*)+",
         max_words=20,
     ),
     # ---- wire-story furniture around the body
@@ -380,6 +471,12 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "byline_meta_reporting", "byline_meta",
         r"[(\[]?(?:additional )?(?:reporting|writing|editing|compiled|produced|research|graphics?) by .{1,300}",
         max_words=50,
+    ),
+    CleaningRule(  # Edited by: Louis Jacobson; Researched by: ...; Fact-checked by Jane Doe (no sentence inside)
+        "byline_meta_credit_label", "byline_meta",
+        r"(?:edited|researched|reported|written|produced|fact[- ]checked|translated|compiled|curated|illustrated|"
+        r"photographed|filmed|designed)(?: and [a-z]+)? by\s*:?\s*(?:[^.!?]|\b\w\.)+",
+        max_words=12,
     ),
     CleaningRule(  # Updated 1:39 am EST, Wednesday, November 20, 2019; Posted: 18 Nov 2019 8:11 pm
         "byline_meta_published", "byline_meta",
@@ -390,7 +487,7 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(  # 2 min read, 13 hours ago, Tempo de leitura: 1 minuto
         "byline_meta_read_time", "byline_meta",
-        r"(?:\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?)\s*(?:read|ago)|"
+        r"(?:\d+\s*(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?|[hmdw])\s*(?:read|ago)|"
         r"(?:reading time|tempo de leitura|tempo di lettura)\s*:?\s*.{0,30}|(?:an?|one) (?:hour|minute|day) ago)\W*",
     ),
 )
@@ -665,6 +762,11 @@ class _Plan:
         ]
         self.edges = sorted({(r.scope, r.window) for r in rules if r.scope != "line"})
         self.line_scoped = sum(1 << i for i, e in enumerate(self.entries) if e[3] == "line")
+        # per (scope, window): the entries it admits, so a line's edge mask is a few ORs
+        self.edge_groups = [
+            (scope, window, sum(1 << i for i, e in enumerate(self.entries) if e[3] == scope and e[4] == window))
+            for scope, window in self.edges
+        ]
         self.by_mask: dict[int, tuple] = {}
 
     def _add(self, rule: CleaningRule, pattern: re.Pattern[str], max_words, scope, window) -> None:
@@ -684,9 +786,9 @@ class _Plan:
     def edge_mask(self, position: int, n_lines: int) -> int:
         """Entries whose scope admits a line at ``position`` of ``n_lines``."""
         mask = self.line_scoped
-        for i, (_, _, _, scope, window, _) in enumerate(self.entries):
+        for scope, window, entries in self.edge_groups:
             if scope == "head" and position < window or scope == "tail" and position >= n_lines - window:
-                mask |= 1 << i
+                mask |= entries
         return mask
 
     def candidates(self, mask: int) -> tuple:

@@ -31,7 +31,8 @@ Each ``FuzzTarget`` is a hypothesis strategy of inputs and a ``check(value)`` th
   no default regex rule is scoped ``head``/``tail``: a user rule scoped ``tail`` may fire
   again, since removing lines moves others into its window (``test_fuzz.py`` shows one),
   and a body longer than ``DUPLICATE_SPAN`` may bring two copies of a line within reach.
-  The edge rules are stable: the prose lines, and so the blocks, do not change.
+  The edge rules are stable: their pass is repeated on the kept lines until it removes
+  nothing (furniture that separated blocks is gone on a second pass, so blocks may join).
 * **Rule matching.** ``CompiledRules.match`` (prefilters, joined groups, buckets) gives
   the same rule as a plain loop over the rules in match order.
 * **Feeds and sitemaps** give entries with string URLs and aware datetimes, or
