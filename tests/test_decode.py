@@ -134,16 +134,21 @@ def test_random_bytes_behind_an_ascii_headline_are_undecodable_not_mojibake(seed
     assert exc.value.reason == "undecodable" and exc.value.detail
 
 
-def test_broken_utf8_is_undecodable_and_a_stray_byte_is_replaced():
+def _damaged_utf8(text: str, seed: int, share: float = 0.3) -> bytes:
+    """``text`` in UTF-8 with ``share`` of its non-ASCII bytes replaced by random high bytes."""
     import random
 
-    rng = random.Random(7)
-    utf8 = bytearray(("Правительство России объявило о новых мерах поддержки экономики. " * 20).encode())
+    rng = random.Random(seed)
+    utf8 = bytearray(text.encode())
     for i, b in enumerate(utf8):
-        if b >= 0x80 and rng.random() < 0.3:
+        if b >= 0x80 and rng.random() < share:
             utf8[i] = rng.randrange(0x80, 0x100)
+    return bytes(utf8)
+
+
+def test_broken_utf8_is_undecodable_and_a_stray_byte_is_replaced():
     with pytest.raises(Rejected) as exc:
-        decode_text(HEADLINE + bytes(utf8))
+        decode_text(HEADLINE + _damaged_utf8("Правительство России объявило о новых мерах поддержки экономики. " * 20, seed=7))
     assert exc.value.reason == "undecodable"
     # a UTF-8 text with one byte of damage is UTF-8, not cp1252 mojibake ("cafÃ©")
     assert decode_text("Café “quoted” – naïve".encode() + b" \xe9 end") == "Café “quoted” – naïve \ufffd end"
@@ -263,15 +268,8 @@ def test_random_high_bytes_behind_a_headline_are_undecodable_at_any_density(dens
 
 
 def test_damaged_utf8_central_european_text_is_undecodable_not_a_code_page():
-    import random
-
-    rng = random.Random(3)
-    utf8 = bytearray("\n\n".join([POLISH, CZECH]).encode())
-    for i, b in enumerate(utf8):
-        if b >= 0x80 and rng.random() < 0.3:
-            utf8[i] = rng.randrange(0x80, 0x100)
     with pytest.raises(Rejected) as exc:
-        decode_text(HEADLINE + bytes(utf8))
+        decode_text(HEADLINE + _damaged_utf8("\n\n".join([POLISH, CZECH]), seed=3))
     assert exc.value.reason == "undecodable"
 
 
