@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # Prefect global concurrency limit every writer flow holds while it writes (one slot)
 WRITER_LIMIT = "newsdedup-writer"
+# Lease on that slot: the shortest the Prefect server grants (it refuses less than 60 s), so
+# the slot of a killed run comes back soonest
+WRITER_LEASE_SECONDS = 60
 MAX_BACKFILL_DAYS = 3660
 
 Paths = Annotated[
@@ -155,6 +158,15 @@ def writer_turn(timeout: float | None = None) -> Iterator[None]:
     queue here in Prefect (visible in the UI) before they reach the file lock beneath
     (``storage/locking.py``), which also covers writers outside Prefect.
 
+    The slot is a lease of WRITER_LEASE_SECONDS that Prefect renews every three quarters
+    of that while the block runs. A run killed while holding it (SIGKILL, OOM, a lost
+    machine) cannot release it, so the next run waits for the lease to expire and the
+    server's repossessor (every 15 s) to revoke it: about a minute with the server's
+    shortest lease, against five with Prefect's default. A failed renewal does not stop
+    the write: the slot is only the queue, the file lock beneath is the guarantee.
+    (Prefect 3.9 has no API to list a limit's leases or their holders, so a run cannot
+    find and release the lease of a dead one sooner.)
+
     Not with a temporary API of this process (``flows.local_prefect``): it queues nobody
     else, and it revokes no expired lease, so a run killed while holding the slot would
     block every later run for good; the file lock, which the kernel drops with its process,
@@ -176,7 +188,8 @@ def writer_turn(timeout: float | None = None) -> Iterator[None]:
         return
     ensure_writer_limit()
     with concurrency(WRITER_LIMIT, occupy=1, strict=True,
-                     timeout_seconds=writer_timeout() if timeout is None else timeout):
+                     timeout_seconds=writer_timeout() if timeout is None else timeout,
+                     lease_duration=WRITER_LEASE_SECONDS, raise_on_lease_renewal_failure=False):
         yield
 
 

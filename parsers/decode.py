@@ -6,10 +6,18 @@ Order of attempts (first success wins):
    of the UTF-32 LE one), UTF-8-sig, UTF-16 LE/BE;
 2. strict UTF-8 -- the hot path, almost every dump;
 3. BOM-less UTF-16 recognised by its NUL pattern (every other byte NUL);
-4. cp1252 when the payload is mostly ASCII and decodes strictly: Western news
-   saved by Windows tools; charset-normalizer guesses badly on such text (it
-   calls ``caf\\xe9 \\x93quoted\\x94`` cp1125 and a BBC article with one pound
-   sign cp932), so the common case is settled here;
+4. a Latin code page (cp1252, cp1250, iso-8859-2, cp1254) when the payload is mostly
+   ASCII with the high bytes alone or in short runs: Western, Central-European and
+   Turkish news saved by Windows tools or in ISO Latin-2. charset-normalizer guesses
+   badly on such text (it calls ``caf\\xe9 \\x93quoted\\x94`` cp1125, a BBC article
+   with one pound sign cp932, Polish in iso-8859-2 iso8859_14 and Czech in iso-8859-2
+   cp1250), so it is settled here. Every candidate decodes such bytes to letters, so
+   the one that reads most like one language wins (``_mojibake_score``: letters that
+   no single language of ``parsers/alphabets.py`` writes, letters in malformed words,
+   symbols glued to letters like ``Rz±d``); a candidate giving C1 controls is out.
+   A tie whose readings put different letters in one place (a short Czech ``noční``
+   is Italian-looking ``noèní`` in cp1252) goes to chardet's language models, with
+   cp1252 kept unless clearly beaten; any other tie to the order above;
 5. charset-normalizer's best guess (Cyrillic, Greek, CJK legacy code pages).
 
 Steps 4 and 5 happily give *some* text for any bytes, so their result must also read
@@ -30,8 +38,10 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections import Counter
 from typing import AnyStr
 
+from parsers.alphabets import foreign_letters
 from parsers.article import Rejected
 
 # Longest BOM first: the UTF-32 LE BOM starts with the UTF-16 LE BOM.
@@ -53,11 +63,17 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # a handful in a short text is a stray ESC or bell, scrubbed instead.
 MAX_CONTROL_SHARE = 0.05
 MIN_CONTROL_COUNT = 8
-# cp1252 is assumed only when at most this share of bytes is non-ASCII and the
-# high bytes come alone or in pairs (``é``, ``“À``): a Cyrillic or Greek legacy
-# page is mostly runs of high bytes (whole words) and goes to step 5.
-MAX_CP1252_HIGH_SHARE = 0.3
-_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
+# A Latin code page is tried only when at most this share of bytes is non-ASCII and
+# few high bytes sit in runs of four or more: Latin alphabets put one to three
+# accented letters together (``é``, ``“À``, Czech ``příští``), while a Cyrillic or
+# Greek legacy page is mostly runs of high bytes (whole words) and goes to step 5.
+MAX_LATIN_HIGH_SHARE = 0.3
+MAX_LATIN_RUN_SHARE = 0.1
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{4,}")
+# Step 4's candidates, in the order that wins a tie (same score): the most common first.
+LATIN_CODE_PAGES = ("cp1252", "cp1250", "iso-8859-2", "cp1254")
+# On a tie chardet must give another candidate this many times its confidence in cp1252.
+LANGUAGE_MODEL_MARGIN = 1.4
 # A guess from charset-normalizer with more chaos than this is no decoding.
 MAX_CHAOS = 0.3
 # Invalid UTF-8: when at least this share of the high bytes sits in well-formed UTF-8
@@ -89,6 +105,12 @@ _NON_ASCII_OTHER = re.compile(r"(?![^\W\d_])[^\s\x00-\x7f\ufffd]")
 # A long text is judged on this many evenly spaced windows of JUDGE_WINDOW characters.
 JUDGE_WINDOWS = 8
 JUDGE_WINDOW = 8192
+_NON_ASCII_CHAR = re.compile(r"[^\x00-\x7f]")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
+# Non-letters that may sit inside a word (``l’État``, Catalan ``col·legi``, soft hyphen)
+# or touch one at its edge (``20°C``, ``Microsoft®``, ``¿Qué``).
+_INSIDE_WORD = frozenset("’‘ʼ·‐‑\u00ad")
+_AT_WORD_EDGE = frozenset("…°®™©¿¡")
 _CJK_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "HALFWIDTH", "IDEOGRAPHIC"})
 
 
@@ -182,17 +204,12 @@ def _decode_legacy(payload: bytes) -> str:
             raise Rejected("undecodable", f"damaged UTF-8: {bad} of {sample_high} non-ASCII bytes are not UTF-8")
         return payload.decode("utf-8", errors="replace")
 
-    in_runs = sum(len(run) for run in _HIGH_RUN.findall(payload))
+    in_runs = sum(len(run) for run in _HIGH_RUN.findall(sample))
     problem = ""
-    if high <= MAX_CP1252_HIGH_SHARE * len(payload) and in_runs <= 0.1 * high:
-        try:
-            text = payload.decode("cp1252")
-        except UnicodeDecodeError:
-            pass  # one of the five bytes cp1252 leaves undefined: not cp1252
-        else:
-            problem = _implausibility(text)
-            if not problem:
-                return text
+    if high <= MAX_LATIN_HIGH_SHARE * len(payload) and in_runs <= MAX_LATIN_RUN_SHARE * sample_high:
+        text, problem = _decode_latin(payload)
+        if text is not None:
+            return text
 
     from charset_normalizer import from_bytes  # imported lazily: off the hot path
 
@@ -205,6 +222,100 @@ def _decode_legacy(payload: bytes) -> str:
         if not problem:
             return text
     raise Rejected("undecodable", f"no encoding gives plausible text ({problem or 'every guess is chaos'})")
+
+
+def _decode_latin(payload: bytes) -> tuple[str | None, str]:
+    """Step 4: the Latin code page whose decoding reads most like one language.
+
+    Returns ``(text, "")``, or ``(None, why no candidate reads as text)``.
+    """
+    candidates: list[tuple[int, str, str]] = []  # (mojibake score, text, encoding), in LATIN_CODE_PAGES order
+    problem = "no Latin code page decodes it"
+    for encoding in LATIN_CODE_PAGES:
+        try:
+            text = payload.decode(encoding)
+        except UnicodeDecodeError:
+            continue  # a byte this code page leaves undefined
+        if any(text == seen for _, seen, _ in candidates):
+            continue  # same text as a candidate before it, which wins the tie
+        if _C1_CONTROL.search(text):
+            # an ISO page's C1 range: the Windows page of the same script defines these bytes
+            problem = f"{encoding} gives C1 control characters"
+            continue
+        problem = _implausibility(text)
+        if problem:
+            continue
+        candidates.append((_mojibake_score(text), text, encoding))
+    if not candidates:
+        return None, problem
+    best = min(score for score, _, _ in candidates)
+    tied = [(text, encoding) for score, text, encoding in candidates if score == best]
+    first = tied[0][0]
+    if len(tied) > 1 and any(_letter_clash(first, text) for text, _ in tied[1:]):
+        return _by_language_model(payload, tied), ""
+    return first, ""
+
+
+def _by_language_model(payload: bytes, tied: list[tuple[str, str]]) -> str:
+    """Of decodings that fit an alphabet equally well and put different letters in the
+    same place (a short Czech ``noční`` reads as Italian ``noèní`` in cp1252), the one
+    chardet's bigram language models like best. cp1252, the most common legacy page,
+    is kept unless another beats it by LANGUAGE_MODEL_MARGIN: on a sentence of Western
+    text chardet's margin for a Central-European reading is a few per cent, on real
+    Central-European or Turkish text it is one and a half times or more."""
+    import chardet  # imported lazily: off the hot path
+
+    confidence = {
+        codecs.lookup(guess["encoding"]).name: guess["confidence"]
+        for guess in chardet.detect_all(
+            payload, include_encodings=[encoding for _, encoding in tied], ignore_threshold=True, compat_names=False
+        )
+        if guess["encoding"]
+    }
+
+    def weight(candidate: tuple[str, str]) -> float:
+        conf = confidence.get(codecs.lookup(candidate[1]).name, 0.0)
+        return conf * LANGUAGE_MODEL_MARGIN if candidate[1] == LATIN_CODE_PAGES[0] else conf
+
+    return max(tied, key=weight)[0]  # max keeps the first of equals: LATIN_CODE_PAGES order
+
+
+def _letter_clash(text: str, other: str) -> bool:
+    """Whether two single-byte decodings of the same bytes put different letters in
+    the same place (not only a symbol in one where the other has a letter: ``£``/``Ł``)."""
+    return any(a != b and a.isalpha() and b.isalpha() for a, b in zip(_windows(text), _windows(other)))
+
+
+def _mojibake_score(text: str) -> int:
+    """How much a Latin decoding reads like mojibake; 0 for text in one language's alphabet.
+
+    Counts non-ASCII letters that the best-fitting language (``parsers/alphabets.py``)
+    does not write, letters in malformed words, and symbols glued to letters: ``Rz±d``
+    (iso-8859-2 ``ą`` read as cp1250) counts; an apostrophe or middle dot inside a word
+    does not; quotes, dashes, currency signs and ``° ® ™ © … ¿ ¡`` count only inside a
+    word (``20°C``, ``¿Qué`` are text).
+    """
+    text = _windows(text)
+    letters: Counter[str] = Counter()
+    glued = 0
+    for match in _NON_ASCII_CHAR.finditer(text):
+        ch, i = match.group(), match.start()
+        if ch.isalpha():
+            letters[ch] += 1
+            continue
+        cat = unicodedata.category(ch)
+        if ch in _INSIDE_WORD or cat[0] in "MZC" or ch.isspace():
+            continue
+        before = i > 0 and text[i - 1].isalpha()
+        after = i + 1 < len(text) and text[i + 1].isalpha()
+        if ch in _AT_WORD_EDGE or cat in ("Pi", "Pf", "Ps", "Pe", "Pd", "Sc"):
+            glued += before and after
+        else:
+            glued += before or after
+    malformed = sum(
+        sum(1 for ch in word if not ch.isascii()) for word in _NON_ASCII_WORD.findall(text) if not _well_formed(word)
+    )
+    return foreign_letters(letters)[0] + malformed + glued
 
 
 def _implausibility(text: str) -> str:

@@ -1,13 +1,19 @@
-"""Shared fixtures: small, real dumps written to a temporary directory."""
+"""Shared fixtures: small, real dumps written to a temporary directory; the Prefect backends
+(``tests/prefect_server.py``); reading a store; the generators under bench/."""
 
 from __future__ import annotations
 
+import importlib
 import random
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 import pytest
+
+from tests.prefect_server import prefect_backend, prefect_server  # noqa: F401  (fixtures for every test module)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "fixtures" / "seed_dump.txt"
@@ -122,11 +128,27 @@ def same_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], a:
     return diff == 0
 
 
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory):
-    """One real Prefect server (random port, temporary home) with prefect.yaml deployed and a worker,
-    shared by every test that asks for it (see tests/prefect_server.py)."""
-    from tests.prefect_server import deployed_server
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of one query on a store, opened read-only and closed again."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
 
-    with deployed_server(tmp_path_factory.mktemp("prefect-home")) as server:
-        yield server
+
+def bench_module(name: str) -> ModuleType:
+    """A module from bench/ (not a package: its scripts import each other by plain name)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def synthetic_dumps(out: Path, n: int, seed: int) -> Path:
+    """``n`` synthetic articles with near-duplicates (bench/synthetic.py) written under ``out``,
+    without the generator's answer key."""
+    bench_module("synthetic").generate(out, n, seed=seed)
+    (out / "truth.jsonl").unlink()
+    return out

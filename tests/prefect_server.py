@@ -1,8 +1,12 @@
-"""A real Prefect server, deployments from prefect.yaml and a process worker, for end-to-end tests.
+"""Every Prefect backend the tests use, and their fixtures (registered by ``tests/conftest.py``).
 
-Everything runs as the README's "Run it on a schedule" commands do, on 127.0.0.1 with a
-random port and a temporary PREFECT_HOME. Runs are created with the same API call the UI's
-"Run" button makes (``POST /api/deployments/{id}/create_flow_run``).
+* ``prefect_server`` (session): a real Prefect server, deployments from prefect.yaml and a
+  process worker, started once. Everything runs as the README's "Run it on a schedule"
+  commands do, on 127.0.0.1 with a random port and a temporary PREFECT_HOME. Runs are
+  created with the same API call the UI's "Run" button makes
+  (``POST /api/deployments/{id}/create_flow_run``).
+* ``prefect_backend`` (module): a temporary Prefect backend (``prefect_test_harness``) for
+  flows called in the test's own process; their runs, logs and artifacts go there.
 """
 
 from __future__ import annotations
@@ -13,22 +17,38 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
 import httpx
+import pytest
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# A temporary server starts in about 20 s on an idle machine; a loaded one (CI, other suites) takes longer.
+STARTUP_TIMEOUT = 120
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def poll(check: Callable[[], T | None], timeout: float, failure: Callable[[], str]) -> T:
+    """``check()``'s first truthy answer, asked every 0.25 s; AssertionError with ``failure()`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        assert time.monotonic() < deadline, failure()
+        time.sleep(0.25)
 
 
 class PrefectServer:
@@ -65,19 +85,19 @@ class PrefectServer:
         assert result.returncode == 0, f"prefect {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def start(self, timeout: float = 120) -> PrefectServer:
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         server = self._spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--analytics-off")
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def healthy() -> bool:
             assert server.poll() is None, f"prefect server exited:\n{self.logs('server')}"
             try:
-                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
-                    return self
+                return httpx.get(f"{self.api}/health", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"prefect server not healthy after {timeout} s:\n{self.logs('server')}"
-            time.sleep(0.25)
+                return False
+
+        poll(healthy, timeout, lambda: f"prefect server not healthy after {timeout} s:\n{self.logs('server')}")
+        return self
 
     def deploy(self) -> dict[str, str]:
         """Create the work pool, apply prefect.yaml, start a worker; return deployment ids by name."""
@@ -114,13 +134,14 @@ class PrefectServer:
         return response.json()
 
     def wait_run(self, run_id: str, timeout: float = 240) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
+        """The run once it is in a terminal state."""
+
+        def finished() -> dict | None:
             run = self.flow_run(run_id)
-            if run["state_type"] in TERMINAL:
-                return run
-            assert time.monotonic() < deadline, f"run {run_id} still {run['state_type']} after {timeout} s:\n{self.logs('worker')}"
-            time.sleep(0.25)
+            return run if run["state_type"] in TERMINAL else None
+
+        return poll(finished, timeout,
+                    lambda: f"run {run_id} still {self.flow_run(run_id)['state_type']} after {timeout} s:\n{self.logs('worker')}")
 
     def run_logs(self, run_id: str) -> str:
         logs = self.request("POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}).json()
@@ -128,12 +149,12 @@ class PrefectServer:
 
     def wait_log(self, run_id: str, text: str, timeout: float = 30) -> str:
         """The run's log once it contains `text` (logs reach the server in batches, after the state)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def logged() -> str | None:
             logs = self.run_logs(run_id)
-            if text in logs or time.monotonic() > deadline:
-                return logs
-            time.sleep(0.25)
+            return logs if text in logs else None
+
+        return poll(logged, timeout, lambda: f"run {run_id}'s log has no {text!r} after {timeout} s:\n{self.run_logs(run_id)[-4000:]}")
 
     def artifacts(self, run_id: str) -> list[dict]:
         return self.request("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}).json()
@@ -167,3 +188,22 @@ def deployed_server(home: Path) -> Iterator[PrefectServer]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
+    """One real Prefect server (random port, temporary home) with prefect.yaml deployed and a
+    worker, started at the first test that asks for it and shared by every later one."""
+    with deployed_server(tmp_path_factory.mktemp("prefect-home")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def prefect_backend() -> Iterator[None]:
+    """A temporary Prefect backend for flows called in this process, one per test module
+    (a start-up costs about 20 s). It stays the process's API until the module's last test:
+    ask for it in every test of a module that calls flows, or in the last ones."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=STARTUP_TIMEOUT):
+        yield

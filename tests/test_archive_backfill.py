@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.deployments import BackfillRequest
@@ -13,6 +12,7 @@ from flows.fetch import FetchSettings, fetch_sources
 from flows.fetcher import FetchConfig
 from flows.pipeline import IngestSettings
 from tests import http_fixtures as hf
+from tests.conftest import query as q
 
 pytestmark = pytest.mark.slow
 
@@ -29,17 +29,8 @@ pattern = ".*"
 """
 
 
-def q(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
-
-def test_backfill_over_the_raw_archive_is_per_fetch_day_idempotent_and_reparses_with_reprocess(tmp_path: Path):
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_backfill_over_the_raw_archive_is_per_fetch_day_idempotent_and_reparses_with_reprocess(prefect_backend, tmp_path: Path):
     from flows.backfill import backfill
 
     db = tmp_path / "news.duckdb"
@@ -71,18 +62,17 @@ def test_backfill_over_the_raw_archive_is_per_fetch_day_idempotent_and_reparses_
         return [(r["day"], r["status"], r["read"], r["new"], r["rejected"]) for r in result]
 
     before = q(db, "SELECT article_id, cluster_id FROM articles ORDER BY 1")
-    with prefect_test_harness(server_startup_timeout=120):
-        # every archived page is an article or a rejection already: nothing to do
-        assert rows(backfill(request)) == [((day - timedelta(days=1)).isoformat(), "missing", 0, 0, 0),
-                                           (day.isoformat(), "already ingested", 0, 0, 0)]
-        assert q(db, "SELECT article_id, cluster_id FROM articles ORDER BY 1") == before
-        # reprocess: every page of the day parsed again with the current rules; the coast's pages now parse
-        forced = request.model_copy(update={"reprocess": True})
-        assert rows(backfill(forced))[1] == (day.isoformat(), "ok", 5, 2, 0)
-        assert q(db, "SELECT source, count(*) FROM articles GROUP BY 1 ORDER BY 1") == [("coast", 2), ("gazette", 3)]
-        # and again: the same pages, the same ids, nothing added
-        assert rows(backfill(forced))[1] == (day.isoformat(), "ok", 5, 0, 0)
-        assert rows(backfill(request))[1] == (day.isoformat(), "already ingested", 0, 0, 0)
+    # every archived page is an article or a rejection already: nothing to do
+    assert rows(backfill(request)) == [((day - timedelta(days=1)).isoformat(), "missing", 0, 0, 0),
+                                       (day.isoformat(), "already ingested", 0, 0, 0)]
+    assert q(db, "SELECT article_id, cluster_id FROM articles ORDER BY 1") == before
+    # reprocess: every page of the day parsed again with the current rules; the coast's pages now parse
+    forced = request.model_copy(update={"reprocess": True})
+    assert rows(backfill(forced))[1] == (day.isoformat(), "ok", 5, 2, 0)
+    assert q(db, "SELECT source, count(*) FROM articles GROUP BY 1 ORDER BY 1") == [("coast", 2), ("gazette", 3)]
+    # and again: the same pages, the same ids, nothing added
+    assert rows(backfill(forced))[1] == (day.isoformat(), "ok", 5, 0, 0)
+    assert rows(backfill(request))[1] == (day.isoformat(), "already ingested", 0, 0, 0)
     assert q(db, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(5, 5)]
     # the gazette's articles kept their ids and stories; the runs are recorded against the archive day
     assert {r for r in q(db, "SELECT article_id, cluster_id FROM articles")} >= set(before)

@@ -12,8 +12,9 @@ import os
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from tests.conftest import query
 
 CHROMIUM = os.environ.get("NEWSDEDUP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
@@ -102,8 +103,4 @@ def test_backfill_custom_run_from_the_ui(prefect_server, page, tmp_path: Path, s
     page.locator("li.p-tab", has_text="Artifacts").click()
     expect(page.get_by_text("backfill-summary").first).to_be_visible(timeout=30_000)
 
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        assert con.execute("SELECT count(*), count(*) FILTER (WHERE is_canonical) FROM articles").fetchone() == (2, 1)
-    finally:
-        con.close()
+    assert query(db, "SELECT count(*), count(*) FILTER (WHERE is_canonical) FROM articles") == [(2, 1)]

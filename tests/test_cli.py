@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.conftest import dump, prose
+from tests.conftest import dump, prose, query
 
 runner = CliRunner()
 
@@ -18,13 +17,6 @@ runner = CliRunner()
 def run(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
-
-def query(db: Path, sql: str):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_ingest_links_copies_and_records_rejections(dump_dir: Path, tmp_path: Path):

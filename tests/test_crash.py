@@ -6,12 +6,11 @@ the comparison).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import bench_module
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +43,7 @@ TEST_POINTS = (
 
 
 def test_twenty_kills_each_rerun_equals_an_uninterrupted_run(tmp_path: Path):
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import crash_harness
-    finally:
-        sys.path.pop(0)
+    crash_harness = bench_module("crash_harness")
     points = [crash_harness.parse_point(p) for p in TEST_POINTS]
     assert sum(p.name is not None for p in points) >= 10 and any(p.flow for p in points)
     harness = crash_harness.Harness(tmp_path / "crash", n=300, seed=11, batch_size=40, old_version=3,

@@ -11,8 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from flows.deployments import BackfillRequest
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, dump, prose, query, synthetic_dumps
 
 
 def test_backfill_request_validates_template_and_range():
@@ -60,12 +59,10 @@ def write_days(root: Path, seed: bytes, days: dict[str, list[tuple[str, bytes]]]
 
 
 @pytest.mark.slow
-def test_backfill_is_per_day_idempotent_and_reports_each_day(tmp_path: Path, seed_bytes: bytes):
+def test_backfill_is_per_day_idempotent_and_reports_each_day(prefect_backend, tmp_path: Path, seed_bytes: bytes):
     from prefect.client.orchestration import get_client
-    from prefect.testing.utilities import prefect_test_harness
 
     from flows.backfill import backfill
-    from tests.conftest import dump, prose
 
     dumps = tmp_path / "dumps"
     write_days(dumps, seed_bytes, {
@@ -75,24 +72,19 @@ def test_backfill_is_per_day_idempotent_and_reports_each_day(tmp_path: Path, see
     db = tmp_path / "news.duckdb"
     request = BackfillRequest(path_template=str(dumps / "{date:%Y-%m-%d}"), start_date=date(2024, 3, 1),
                               end_date=date(2024, 3, 3), db_path=str(db))
-    with prefect_test_harness(server_startup_timeout=120):
-        first = backfill(request)
-        assert [(r["day"], r["status"], r["new"], r["exact dups"], r["rejected"]) for r in first] == [
-            ("2024-03-01", "ok", 2, 1, 0), ("2024-03-02", "missing", 0, 0, 0), ("2024-03-03", "partial", 1, 0, 1)]
-        again = backfill(request)
-        assert [r["status"] for r in again] == ["already ingested", "missing", "already ingested"]
-        forced = backfill(request.model_copy(update={"reprocess": True}))
-        assert [(r["status"], r["read"], r["new"]) for r in forced] == [("ok", 2, 0), ("missing", 0, 0), ("partial", 2, 0)]
-        with get_client(sync_client=True) as client:
-            keys = {a.key for a in client.read_artifacts()}
-            runs = client.read_flow_runs()
-        assert {"backfill-summary", "backfill-progress", "ingest-summary", "ingest-stories"} <= keys
-        assert {"ingest-2024-03-01", "ingest-2024-03-03"} <= {r.name for r in runs}
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
-    finally:
-        con.close()
+    first = backfill(request)
+    assert [(r["day"], r["status"], r["new"], r["exact dups"], r["rejected"]) for r in first] == [
+        ("2024-03-01", "ok", 2, 1, 0), ("2024-03-02", "missing", 0, 0, 0), ("2024-03-03", "partial", 1, 0, 1)]
+    again = backfill(request)
+    assert [r["status"] for r in again] == ["already ingested", "missing", "already ingested"]
+    forced = backfill(request.model_copy(update={"reprocess": True}))
+    assert [(r["status"], r["read"], r["new"]) for r in forced] == [("ok", 2, 0), ("missing", 0, 0), ("partial", 2, 0)]
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts()}
+        runs = client.read_flow_runs()
+    assert {"backfill-summary", "backfill-progress", "ingest-summary", "ingest-stories"} <= keys
+    assert {"ingest-2024-03-01", "ingest-2024-03-03"} <= {r.name for r in runs}
+    assert query(db, "SELECT count(*) FROM articles") == [(3,)]
 
 
 
@@ -109,12 +101,8 @@ def test_deployed_runs_through_server_and_worker(prefect_server, dump_dir: Path,
     assert run["state_type"] == "COMPLETED", prefect_server.run_logs(run_id)
     assert "first batch committed" in prefect_server.wait_log(run_id, "first batch committed")
     assert {"ingest-summary", "ingest-stories"} <= {a["key"] for a in prefect_server.artifacts(run_id)}
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 4
-        assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("partial",)]
-    finally:
-        con.close()
+    assert query(db, "SELECT count(*) FROM articles") == [(4,)]
+    assert query(db, "SELECT status FROM ingest_runs") == [("partial",)]
 
     days = tmp_path / "days"
     write_days(days, seed_bytes, {"2024-03-02": [("wire/hamas.txt", seed_bytes)]})
@@ -126,24 +114,7 @@ def test_deployed_runs_through_server_and_worker(prefect_server, dump_dir: Path,
     summary = next(a for a in prefect_server.artifacts(run_id) if a["key"] == "backfill-summary")
     assert "2024-03-02" in str(summary["data"]) and "missing" in str(summary["data"])
     # breitbart/hamas.txt is stored; wire/hamas.txt is a new place for the same bytes: an exact duplicate
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM duplicate_links WHERE kind = 'exact'").fetchone()[0] == 2
-    finally:
-        con.close()
-
-
-def _synthetic(out: Path, n: int, seed: int) -> Path:
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from synthetic import generate
-    finally:
-        sys.path.pop(0)
-    generate(out, n, seed=seed)
-    (out / "truth.jsonl").unlink()
-    return out
+    assert query(db, "SELECT count(*) FROM duplicate_links WHERE kind = 'exact'") == [(2,)]
 
 
 @pytest.mark.slow
@@ -160,10 +131,10 @@ def test_backfill_and_scheduled_run_overlap_while_readers_query(prefect_server, 
     newsdedup = str(Path(sys.executable).with_name("newsdedup"))
     days = tmp_path / "days"
     for i, day in enumerate(["2024-05-01", "2024-05-02", "2024-05-03"]):
-        _synthetic(days / day, 400, seed=10 + i)
+        synthetic_dumps(days / day, 400, seed=10 + i)
     drop = tmp_path / "incoming"
     shutil.copytree(days / "2024-05-02", drop)  # the same articles reach both writers
-    _synthetic(drop / "late", 400, seed=20)
+    synthetic_dumps(drop / "late", 400, seed=20)
 
     db, reference = tmp_path / "news.duckdb", tmp_path / "reference.duckdb"
     for target in (db, reference):  # the store exists (and has a snapshot) before readers start
@@ -246,14 +217,54 @@ def test_backfill_and_scheduled_run_overlap_while_readers_query(prefect_server, 
     # time is the process start, which a machine loaded by both runs' parse pools stretches
     assert max(cli_waits) < 30, f"`newsdedup sql` took {max(cli_waits):.1f} s (slowest {sorted(cli_waits)[-3:]})"
 
-    def articles(path: Path):
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            return con.execute("SELECT article_id FROM articles ORDER BY 1").fetchall()
-        finally:
-            con.close()
-
-    expected, got = articles(reference), articles(db)
+    expected, got = (query(path, "SELECT article_id FROM articles ORDER BY 1") for path in (reference, db))
     assert len(expected) > 1200
     lost, extra = set(expected) - set(got), set(got) - set(expected)
     assert got == expected, f"{len(got)} articles vs {len(expected)} sequentially: {len(lost)} lost, {len(extra)} extra"
+
+
+@pytest.mark.slow
+def test_a_killed_writers_slot_comes_back_when_its_short_lease_runs_out(prefect_server):
+    """A writer killed with SIGKILL while it holds the `newsdedup-writer` slot cannot release it;
+    the slot comes back when its lease (WRITER_LEASE_SECONDS, not Prefect's default 300 s) runs
+    out and the server revokes it, and the next writer then takes its turn at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from flows.deployments import WRITER_LEASE_SECONDS, WRITER_LIMIT
+    from tests.prefect_server import poll
+
+    def active_slots() -> int:
+        response = prefect_server.request("GET", f"/v2/concurrency_limits/{WRITER_LIMIT}")
+        return response.json()["active_slots"] if response.status_code == 200 else 0  # 404: not created yet
+
+    def writer(body: str) -> list[str]:
+        return [sys.executable, "-c", f"import time\nfrom flows.deployments import writer_turn\nwith writer_turn(timeout=60):\n    {body}\n"]
+
+    assert active_slots() == 0, "a writer of an earlier test still holds the slot"
+    holder = subprocess.Popen(writer("print('holding', flush=True); time.sleep(600)"), cwd=str(ROOT),
+                              env=prefect_server.env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding", "the holder never got the slot"
+        held_at = time.monotonic()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    assert active_slots() == 1, "the slot should still be held: a killed process releases nothing"
+
+    poll(lambda: active_slots() == 0, 4 * WRITER_LEASE_SECONDS,
+         lambda: f"the killed writer's slot is still held {time.monotonic() - held_at:.0f} s later")
+    freed_after = time.monotonic() - held_at
+    print(f"\nslot of the killed writer free {freed_after:.0f} s after it took it (lease {WRITER_LEASE_SECONDS} s)")
+    # the lease ran out (not something else releasing it), within a repossessor pass or two of it;
+    # with Prefect's default lease the next run waited five minutes
+    assert 0.8 * WRITER_LEASE_SECONDS <= freed_after < 2 * WRITER_LEASE_SECONDS
+    assert freed_after < 120
+
+    started = time.monotonic()
+    subprocess.run(writer("pass"), cwd=str(ROOT), env=prefect_server.env, check=True, timeout=120)
+    assert active_slots() == 0
+    print(f"the next writer took and gave back its turn in {time.monotonic() - started:.1f} s")

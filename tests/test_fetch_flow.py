@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -12,6 +11,7 @@ from flows.fetch import FetchSettings, fetch_sources
 from flows.fetcher import FetchConfig
 from flows.pipeline import IngestSettings
 from tests import http_fixtures as hf
+from tests.conftest import query as q
 
 FAST = dict(timeout=0.5, retries=1, backoff=0.02, max_retry_after=1.0, delay=0.0, per_host_concurrency=4,
             workers=6, max_bytes=1_000_000, allow_private_hosts=("127.0.0.1",))
@@ -105,13 +105,6 @@ def settings(tmp_path: Path, site) -> FetchSettings:
     return FetchSettings(sources_file(tmp_path, site), IngestSettings(db_path=tmp_path / "news.duckdb", workers=0),
                          FetchConfig(**FAST))
 
-
-def q(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.slow
@@ -298,18 +291,16 @@ def test_reprocess_reparses_the_archive_offline_and_reports_changes(site, tmp_pa
 
 
 @pytest.mark.slow
-def test_prefect_fetch_flow_publishes_per_host_counts(site, tmp_path):
+def test_prefect_fetch_flow_publishes_per_host_counts(prefect_backend, site, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.testing.utilities import prefect_test_harness
 
     from flows.fetch import fetch
 
     only = tmp_path / "one.toml"
     only.write_text(f'[[source]]\nname = "coast"\nurl = "{site.url("/coast.atom")}"\n')
-    with prefect_test_harness(server_startup_timeout=120):
-        result = fetch(str(only), db_path=str(tmp_path / "flow.duckdb"), allow_private_hosts=["127.0.0.1"], delay=0.0)
-        with get_client(sync_client=True) as client:
-            artifacts = client.read_artifacts()
+    result = fetch(str(only), db_path=str(tmp_path / "flow.duckdb"), allow_private_hosts=["127.0.0.1"], delay=0.0)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
     assert result["new articles"] == 2 and result["status"] == "ok"
     table = next(a for a in artifacts if a.key == "fetch-hosts")
     assert f"127.0.0.1:{site.port}" in str(table.data) and "robots_blocked" in str(table.data)

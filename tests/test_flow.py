@@ -1,22 +1,14 @@
-"""The Prefect `ingest` flow on a real temporary Prefect backend (prefect_test_harness)."""
+"""The Prefect `ingest` flow on a real temporary Prefect backend (``prefect_backend``, tests/prefect_server.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from tests.conftest import query, synthetic_dumps
+
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def prefect_backend():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
 
 def test_flow_writes_the_same_database_as_the_cli(prefect_backend, dump_dir: Path, tmp_path: Path):
     from prefect.client.orchestration import get_client
@@ -31,16 +23,12 @@ def test_flow_writes_the_same_database_as_the_cli(prefect_backend, dump_dir: Pat
     CliRunner().invoke(app, ["ingest", str(dump_dir), "--db", str(cli_db), "--batch-size", "2", "-q"])
 
     def snapshot(db: Path):
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            return (
-                con.execute("SELECT article_id, cluster_id, is_canonical, text_hash FROM articles ORDER BY article_id").fetchall(),
-                con.execute("SELECT article_id, duplicate_of, kind, round(similarity, 6) FROM duplicate_links ORDER BY 1").fetchall(),
-                con.execute("SELECT article_id, line, rule FROM removed_lines ORDER BY 1, 2").fetchall(),
-                con.execute("SELECT source_uri, reason FROM rejected_inputs ORDER BY 1").fetchall(),
-            )
-        finally:
-            con.close()
+        return [query(db, sql) for sql in (
+            "SELECT article_id, cluster_id, is_canonical, text_hash FROM articles ORDER BY article_id",
+            "SELECT article_id, duplicate_of, kind, round(similarity, 6) FROM duplicate_links ORDER BY 1",
+            "SELECT article_id, line, rule FROM removed_lines ORDER BY 1, 2",
+            "SELECT source_uri, reason FROM rejected_inputs ORDER BY 1",
+        )]
 
     assert snapshot(flow_db) == snapshot(cli_db)
 
@@ -52,21 +40,12 @@ def test_flow_writes_the_same_database_as_the_cli(prefect_backend, dump_dir: Pat
 
 def test_dask_task_runner_on_two_workers_writes_the_same_database(prefect_backend, tmp_path: Path):
     """Parsing and signing on a local Dask cluster (2 worker processes); storing stays in the flow."""
-    import sys
-
     from distributed import LocalCluster
     from prefect_dask import DaskTaskRunner
 
     from flows.ingest import ingest
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    try:
-        from synthetic import generate
-    finally:
-        sys.path.pop(0)
-    dumps = tmp_path / "dumps"
-    generate(dumps, 400, seed=5)
-    (dumps / "truth.jsonl").unlink()
+    dumps = synthetic_dumps(tmp_path / "dumps", 400, seed=5)
 
     default_db, dask_db = tmp_path / "default.duckdb", tmp_path / "dask.duckdb"
     expected = ingest([str(dumps)], db_path=str(default_db), batch_size=100)
@@ -77,15 +56,11 @@ def test_dask_task_runner_on_two_workers_writes_the_same_database(prefect_backen
     assert got["near duplicates"] == expected["near duplicates"] > 0
 
     def contents(db: Path):
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            return (
-                con.execute("SELECT article_id, seq, cluster_id, is_canonical, text_hash, body FROM articles ORDER BY seq").fetchall(),
-                con.execute("SELECT article_id, duplicate_of, kind, similarity FROM duplicate_links ORDER BY 1").fetchall(),
-                con.execute("SELECT article_id, position, line, rule FROM removed_lines ORDER BY 1, 2").fetchall(),
-                con.execute("SELECT count(*), sum(hash(band_key, article_id)) FROM lsh_bands").fetchall(),
-            )
-        finally:
-            con.close()
+        return [query(db, sql) for sql in (
+            "SELECT article_id, seq, cluster_id, is_canonical, text_hash, body FROM articles ORDER BY seq",
+            "SELECT article_id, duplicate_of, kind, similarity FROM duplicate_links ORDER BY 1",
+            "SELECT article_id, position, line, rule FROM removed_lines ORDER BY 1, 2",
+            "SELECT count(*), sum(hash(band_key, article_id)) FROM lsh_bands",
+        )]
 
     assert contents(dask_db) == contents(default_db)

@@ -27,13 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
 from tests import http_fixtures as hf
-from tests.conftest import dump, prose
+from tests.conftest import dump, prose, query as q
 
 runner = CliRunner()
 GOOD = dump("Council approves harbour budget after a long night", prose(1, paragraphs=4))
@@ -41,13 +40,6 @@ STORY_PARAS = prose(2, paragraphs=4)
 STORY = dump("Strikers block the port of Leith", STORY_PARAS)
 ABSOLUTE_TARGET = Path("/tmp/newsdedup-hostile-absolute.txt")
 
-
-def q(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def tree(root: Path) -> set[str]:

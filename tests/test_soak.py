@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import bench_module
 
 
 @pytest.mark.slow
 def test_soak_loses_nothing_and_answers_every_reader(prefect_server, tmp_path: Path):
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from soak import run_soak
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    run_soak = bench_module("soak").run_soak
 
     report = run_soak(prefect_server, tmp_path, seconds=20, drop_size=60, day_size=100)
     summary = report.as_dict()
