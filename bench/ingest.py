@@ -11,7 +11,9 @@ newsdedup's story clusters against the generator's truth.
 
 With `--incremental STORE_N` it also measures how the cost of ingesting `--n` new articles grows
 with the store: into an empty store vs into a store already holding STORE_N articles (the
-store is built once with newsdedup itself and cached under --work).
+store is built once with newsdedup itself and cached under --work), twice: with read
+snapshots off (the engine's cost) and with the defaults, the store already carrying a snapshot
+and its spare as after any earlier run (the end-of-run publish included).
 
     .venv/bin/python bench/ingest.py --n 10000 --n 100000
     .venv/bin/python bench/ingest.py --n 10000 --incremental 1000000
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -48,7 +51,7 @@ def truth_file(dumps: Path) -> Path:
     return dumps.with_name(dumps.name + ".truth.jsonl")
 
 
-def peak_rss(cmd: list[str]) -> tuple[float, float, str]:
+def peak_rss(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Wall time and peak RSS (MiB) of one command, measured by a fresh wrapper process."""
     wrapper = (
         "import resource, subprocess, sys, time, json;"
@@ -56,7 +59,7 @@ def peak_rss(cmd: list[str]) -> tuple[float, float, str]:
         "w=time.perf_counter()-t; r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024;"
         "print(json.dumps({'wall': w, 'rss': r, 'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-2000:]}))"
     )
-    proc = subprocess.run([PY, "-c", wrapper, *cmd], capture_output=True, text=True, check=True)
+    proc = subprocess.run([PY, "-c", wrapper, *cmd], capture_output=True, text=True, check=True, env=env)
     res = json.loads(proc.stdout)
     if res["rc"] not in (0, 3):
         raise SystemExit(f"command failed ({res['rc']}): {' '.join(cmd)}\n{res['err']}")
@@ -84,22 +87,29 @@ def recall(db: Path, dumps: Path, threshold: float = 0.8) -> tuple[float, int]:
     return (hit / pairs if pairs else 1.0), pairs
 
 
-def bench_n(work: Path, n: int, seed: int) -> dict:
+def bench_n(work: Path, n: int, seed: int, baseline: bool = True) -> dict:
     dumps = generate(work, n, seed)
     db = work / f"bench-{n}.duckdb"
-    db.unlink(missing_ok=True)
-    base_wall, base_rss, _ = peak_rss([PY, str(ROOT / "bench" / "baseline.py"), str(dumps)])
+    for stale in work.glob(f"{db.name}*"):
+        stale.unlink()
+    base = {}
+    if baseline:
+        base_wall, base_rss, _ = peak_rss([PY, str(ROOT / "bench" / "baseline.py"), str(dumps)])
     ours_wall, ours_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(dumps), "--db", str(db), "-q"])
+    if baseline:
+        base = {
+            "baseline_s": round(base_wall, 2),
+            "baseline_articles_per_s": round(n / base_wall, 1),
+            "baseline_peak_rss_mib": round(base_rss, 1),
+            "speedup": round(base_wall / ours_wall, 2),
+        }
     rec, pairs = recall(db, dumps)
     return {
         "n": n,
-        "baseline_s": round(base_wall, 2),
-        "baseline_articles_per_s": round(n / base_wall, 1),
-        "baseline_peak_rss_mib": round(base_rss, 1),
+        **base,
         "newsdedup_s": round(ours_wall, 2),
         "newsdedup_articles_per_s": round(n / ours_wall, 1),
         "newsdedup_peak_rss_mib": round(ours_rss, 1),
-        "speedup": round(base_wall / ours_wall, 2),
         "copy_recall_at_0.8": round(rec, 4),
         "copies": pairs,
     }
@@ -116,22 +126,51 @@ def bench_incremental(work: Path, n: int, store_n: int, seed: int) -> dict:
         peak_rss([NEWSDEDUP, "ingest", str(store_dumps), "--db", str(tmp), "-q", "--source", "store"])
         print(f"built store of {store_n} in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
         tmp.rename(big)
-    empty_db = work / "incr-empty.duckdb"
-    empty_db.unlink(missing_ok=True)
-    copy = work / "incr-big.duckdb"
-    shutil.copyfile(big, copy)
-    e_wall, e_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(new), "--db", str(empty_db), "-q", "--source", "new"])
-    b_wall, b_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(new), "--db", str(copy), "-q", "--source", "new"])
-    copy.unlink()
-    return {
-        "new_articles": n,
-        "store_articles": store_n,
-        "into_empty_s": round(e_wall, 2),
-        "into_store_s": round(b_wall, 2),
-        "ratio": round(b_wall / e_wall, 3),
-        "into_empty_peak_rss_mib": round(e_rss, 1),
-        "into_store_peak_rss_mib": round(b_rss, 1),
-    }
+    _migrate(big)  # a store built by an older newsdedup: migrate once, untimed
+    results = {"new_articles": n, "store_articles": store_n}
+    # engine cost (snapshots off), then the defaults, where the store already has a snapshot and
+    # a spare (as after any earlier run), so the end-of-run publish writes what the run changed
+    for label, snapshots in (("", "off"), ("defaults_", "on")):
+        env = {**os.environ, "NEWSDEDUP_SNAPSHOT": snapshots}
+        empty_db, copy = work / "incr-empty.duckdb", work / "incr-big.duckdb"
+        for stale in [*work.glob("incr-empty*"), *work.glob("incr-big*"), *work.glob(".incr-*")]:
+            stale.unlink()
+        shutil.copyfile(big, copy)
+        if snapshots == "on":
+            _publish_twice(copy)
+        e_wall, e_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(new), "--db", str(empty_db), "-q", "--source", "new"], env)
+        b_wall, b_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(new), "--db", str(copy), "-q", "--source", "new"], env)
+        results |= {
+            f"{label}into_empty_s": round(e_wall, 2),
+            f"{label}into_store_s": round(b_wall, 2),
+            f"{label}ratio": round(b_wall / e_wall, 3),
+            f"{label}into_empty_peak_rss_mib": round(e_rss, 1),
+            f"{label}into_store_peak_rss_mib": round(b_rss, 1),
+        }
+    for stale in [*work.glob("incr-big*"), *work.glob(".incr-big*")]:
+        stale.unlink()
+    return results
+
+
+def _migrate(db: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from storage.store import open_store
+
+    open_store(db).close()
+
+
+def _publish_twice(db: Path) -> None:
+    """Give `db` a snapshot and a spare, as a store has after its first runs."""
+    sys.path.insert(0, str(ROOT))
+    from storage.snapshot import publish_snapshot
+    from storage.store import open_store
+
+    con = open_store(db)
+    try:
+        publish_snapshot(con, db)
+        publish_snapshot(con, db)
+    finally:
+        con.close()
 
 
 def main() -> None:
@@ -139,6 +178,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, action="append", help="articles to generate and ingest (repeatable)")
     ap.add_argument("--incremental", type=int, metavar="STORE_N", help="also measure --n new articles into a store of STORE_N")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-baseline", action="store_true", help="newsdedup only (e.g. a peak-RSS series over several --n)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -148,7 +188,7 @@ def main() -> None:
         results.append({"incremental": bench_incremental(args.work, sizes[0], args.incremental, args.seed)})
     else:
         for n in sizes:
-            results.append(bench_n(args.work, n, args.seed))
+            results.append(bench_n(args.work, n, args.seed, baseline=not args.no_baseline))
     for r in results:
         print(json.dumps(r))
 

@@ -278,7 +278,8 @@ def _restore(manifest: dict[str, Any], in_dir: Path, work: Path) -> dict[str, An
     con = duckdb.connect(str(work))
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
-        con.execute(f"SET memory_limit = '{memory_limit(writer=True)}'").fetchall()  # as for every writer
+        articles = int(manifest["tables"].get("articles", {}).get("rows", 0))
+        con.execute(f"SET memory_limit = '{memory_limit(writer=True, stored_articles=articles)}'").fetchall()  # as for every writer
         con.execute("SET preserve_insertion_order = false").fetchall()  # lets the bulk inserts stream
         apply_migrations(con, target_version=version)
         expected = store_tables(con)

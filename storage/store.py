@@ -46,7 +46,8 @@ _DUCKDB_MAGIC = b"DUCK"
 # bodies, so a long ingest's peak RSS grew with the store until the group filled. Measured on
 # 100k synthetic articles: checkpoint peaks +430 MB at the default, see bench/ingest.py.
 ROW_GROUP_SIZE = 16_384
-WRITER_MEMORY = "256MB"
+WRITER_MEMORY_MB = 128  # the writer's fixed DuckDB budget ...
+WRITER_INDEX_BYTES_PER_ARTICLE = 128  # ... plus room for the articles primary key (ART), ~70 B/article
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
 
@@ -123,14 +124,27 @@ def _truncated(path: Path) -> str:
     )
 
 
-def memory_limit(writer: bool = False) -> str:
-    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set, else ``256MB`` for
-    the writer (a fixed budget keeps a long ingest's peak memory flat, whatever the store's
-    size: docs/DESIGN.md, "Memory of a long run") and ``1GB`` for readers (ad-hoc SQL)."""
-    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip() or (WRITER_MEMORY if writer else READER_MEMORY)
+def memory_limit(writer: bool = False, stored_articles: int = 0) -> str:
+    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
+    fixed 128 MB plus 128 bytes per stored article for the one index that must stay in memory
+    (so a run's budget does not grow while it runs, and a 1M-article store still gets the
+    ~70 MB its key needs: docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
+    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
+    if not value:
+        if not writer:
+            return READER_MEMORY
+        return f"{WRITER_MEMORY_MB + -(-stored_articles * WRITER_INDEX_BYTES_PER_ARTICLE // 2**20)}MB"
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
     return value
+
+
+def _stored_articles(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows in ``articles`` by DuckDB's table metadata (0 for a store not created yet)."""
+    rows = con.execute(
+        "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND table_name = 'articles'"
+    ).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def default_db_path() -> Path:
@@ -295,7 +309,7 @@ def _connect_checked(
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB would cache up to 80% of RAM; a fixed pool keeps a long ingest's memory flat
-        con.execute(f"SET memory_limit = '{memory_limit(writer=not read_only)}'").fetchall()
+        con.execute(f"SET memory_limit = '{memory_limit(not read_only, _stored_articles(con))}'").fetchall()
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
         con.execute("SET enable_progress_bar = false").fetchall()  # it would write into our output

@@ -210,3 +210,21 @@ def test_a_store_open_in_this_process_opens_again(tmp_path):
     third = open_store(db)  # attached afresh once the first writer is closed
     assert third.execute("SELECT count(*) FROM ingest_runs").fetchall() == [(1,)]
     third.close()
+
+
+def test_duckdb_budget_is_fixed_for_a_writer_plus_its_key_index_and_1gb_for_readers(tmp_path, monkeypatch):
+    from storage.store import StoreError, memory_limit, open_store
+
+    monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY", raising=False)
+    assert memory_limit(writer=True) == "128MB"
+    assert memory_limit(writer=True, stored_articles=1_000_000) == "251MB"  # + 128 B per stored article
+    assert memory_limit() == "1GB"
+    db = tmp_path / "news.duckdb"
+    con = open_store(db)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "122.0 MiB"
+    con.close()
+    monkeypatch.setenv("NEWSDEDUP_DUCKDB_MEMORY", "2GB")
+    assert memory_limit(writer=True, stored_articles=10) == "2GB"
+    monkeypatch.setenv("NEWSDEDUP_DUCKDB_MEMORY", "lots")
+    with pytest.raises(StoreError, match="not a size"):
+        memory_limit(writer=True)
