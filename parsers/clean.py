@@ -87,6 +87,7 @@ DUPLICATE_SPAN = 400
 # a page's metadata, a print copy): rule ``duplicate_text``. Pieces are lines of at least
 # DUPLICATE_TEXT_PIECE_WORDS words; the opening compared is _OPENING characters.
 DUPLICATE_TEXT_MIN_WORDS = 20
+SAID_TWICE_MAX_WORDS = 60
 DUPLICATE_TEXT_SHARE = 0.9
 DUPLICATE_TEXT_PIECE_WORDS = 6
 _OPENING = 24
@@ -227,9 +228,10 @@ def strip_boilerplate(
 
 
 def _said_twice(line: str, n_words: int) -> bool:
-    """A line that is the same text twice (a teaser's image caption and link text run together)."""
+    """A line that is the same text twice (a teaser's image caption and link text run together:
+    short, so a long paragraph that happens to repeat itself is left to the reader)."""
     half = len(line) // 2  # "A A": an odd length with a space in the middle
-    if n_words < 6 or n_words % 2 or not len(line) % 2 or line[half] != " ":
+    if n_words < 6 or n_words > SAID_TWICE_MAX_WORDS or n_words % 2 or not len(line) % 2 or line[half] != " ":
         return False
     return line[:half].casefold() == line[half + 1 :].casefold()
 

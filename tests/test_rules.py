@@ -282,6 +282,9 @@ def test_a_line_saying_the_same_text_twice_is_duplicate_text():
     assert kept == STORY and removed[-1].rule == "duplicate_text"
     chant = "Bring them home, bring them home, the crowd chanted outside parliament."
     assert strip_boilerplate(STORY + [chant], RULES)[0] == STORY + [chant]
+    # a long paragraph that repeats itself is the body, not a teaser: a dump made of it stays an article
+    looped = " ".join(["Dockers voted to return to work on Monday after a week on strike."] * 8)
+    assert strip_boilerplate([looped], RULES)[0] == [looped]
 
 
 def test_a_paragraph_reusing_some_earlier_words_is_not_duplicate_text():
