@@ -90,7 +90,7 @@ def recall(db: Path, dumps: Path, threshold: float = 0.8) -> tuple[float, int]:
 def bench_n(work: Path, n: int, seed: int, baseline: bool = True) -> dict:
     dumps = generate(work, n, seed)
     db = work / f"bench-{n}.duckdb"
-    for stale in work.glob(f"{db.name}*"):
+    for stale in [*work.glob(f"{db.stem}.*"), *work.glob(f".{db.stem}.*")]:  # store, wal, lock, snapshot, spare
         stale.unlink()
     base = {}
     if baseline:
