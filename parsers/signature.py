@@ -45,7 +45,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 SCHEME = "affine32"  # the only scheme whose values fit our uint32 signatures
 HASHES = ("polymix32", "sha1_32")
@@ -423,8 +422,15 @@ def hashed_jaccard(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int, scheme: str) -> tuple[np.ndarray, np.ndarray]:
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch 2.0's ``MinHash(num_perm, seed, scheme="affine32").permutations``, drawn the
+    way it draws them (tests/test_signature.py checks they are equal). Importing datasketch
+    imports scipy (its LSH module), 0.47 s of every run's start-up, for these two arrays."""
+    if scheme != "affine32":
+        raise ValueError(f"only the affine32 scheme is supported, got {scheme!r}")
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def sign_many(folded_texts: list[str], config: DedupConfig) -> np.ndarray:
