@@ -47,7 +47,7 @@ _DUCKDB_MAGIC = b"DUCK"
 # 100k synthetic articles: checkpoint peaks +430 MB at the default, see bench/ingest.py.
 ROW_GROUP_SIZE = 16_384
 WRITER_MEMORY_MB = 128  # the writer's fixed DuckDB budget ...
-WRITER_INDEX_BYTES_PER_ARTICLE = 128  # ... plus room for the articles primary key (ART), ~70 B/article
+WRITER_INDEX_BYTES_PER_ARTICLE = 128  # ... plus room for the articles primary key (ART; an estimate, with margin: all keys together measured ~190 MB at 1M before migration 8)
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
 
@@ -128,7 +128,7 @@ def memory_limit(writer: bool = False, stored_articles: int = 0) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
     fixed 128 MB plus 128 bytes per stored article for the one index that must stay in memory
     (so a run's budget does not grow while it runs, and a 1M-article store still gets the
-    ~70 MB its key needs: docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
+    room its key index needs (a flat 128 MB failed there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
     if not value:
         if not writer:
