@@ -128,7 +128,7 @@ def memory_limit(writer: bool = False, stored_articles: int = 0) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
     fixed 128 MB plus 128 bytes per stored article for the one index that must stay in memory
     (so a run's budget does not grow while it runs, and a 1M-article store still gets the
-    room its key index needs (a flat 128 MB failed there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
+    room its key index needs (a flat 96 MB fails there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
     if not value:
         if not writer:
