@@ -16,7 +16,6 @@ Two different jobs, kept apart on purpose:
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 
 # Spaces a scraper leaves behind that should read as one ordinary space:
@@ -39,11 +38,14 @@ _MULTI_SPACE = re.compile(r" {2,}")
 # Lone surrogates: JSON's "\\ud800" escapes decode to them, and no UTF-8 store can hold them.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-# Exactly the benchmark's deletion set: every code point of category P*.
-_PUNCT_TABLE: dict[int, None] = {
-    cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")
-}
-_PUNCT_CHARS = frozenset(chr(cp) for cp in _PUNCT_TABLE)
+# Exactly the benchmark's deletion set: every code point of category P*. Every punctuation
+# character Unicode has assigned lies below U+20000 (planes 2 and up hold ideographs, tags and
+# private use), so the scan stops there: 0.015 s at start-up instead of 0.17 s for all 1.1M
+# code points. tests/test_normalize.py checks the full range for this Python's Unicode.
+PUNCT_SCAN_END = 0x20000
+_PUNCT_CHARS = frozenset(
+    chr(cp) for cp in range(PUNCT_SCAN_END) if unicodedata.category(chr(cp)).startswith("P")
+)
 # ASCII punctuation is deleted from UTF-8 bytes with bytes.translate: multi-byte sequences
 # hold no ASCII bytes, so no other character is touched.
 _ASCII_PUNCT = bytes(cp for cp in range(128) if chr(cp) in _PUNCT_CHARS)

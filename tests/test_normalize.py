@@ -67,3 +67,17 @@ def test_fold_of_normalized_lines_matches_fold_of_raw_seed():
     text = (FIXTURES / "seed_dump.txt").read_text(encoding="utf-8")
     normalized = "\n".join(normalize_line(line) for line in text.splitlines())
     assert fold_for_matching(normalized) == fold_for_matching(text)
+
+
+def test_punctuation_set_is_every_p_category_code_point():
+    """The deletion set is scanned only below PUNCT_SCAN_END (start-up cost); no punctuation
+    may exist above it in this Python's Unicode database, or folding would keep it."""
+    import sys
+    import unicodedata
+
+    from parsers import normalize
+
+    above = [cp for cp in range(normalize.PUNCT_SCAN_END, sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")]
+    assert above == []
+    assert len(normalize._PUNCT_CHARS) > 700  # Unicode 14 has ~800 P* code points
+    assert "\u2019" in normalize._PUNCT_CHARS and "\U0001e95e" in normalize._PUNCT_CHARS  # Adlam initial exclamation
