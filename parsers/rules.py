@@ -156,9 +156,9 @@ _SEP = r"[\s|•·,/:;*>-]*"
 
 DEFAULT_RULES: tuple[CleaningRule, ...] = (
     # ---- photo credits and captions
-    CleaningRule(  # Abid Katib/Getty Images, Sanjeev Verma/Hindustan Times/Getty Images
+    CleaningRule(  # Abid Katib/Getty Images, Sanjeev Verma/Hindustan Times/Getty Images, Alex Wong | Getty Images
         "photo_credit_agency_slash", "photo_credit",
-        rf"[\w .,'&()-]{{1,60}}(?:\s*/\s*[\w .,'&()-]{{1,60}}){{0,2}}\s*/\s*{_AGENCY}(?:\s*/\s*file)?\.?",
+        rf"[\w .,'&()-]{{1,60}}(?:\s*[/|]\s*[\w .,'&()-]{{1,60}}){{0,2}}\s*[/|]\s*{_AGENCY}(?:\s*[/|]\s*file)?\.?",
         max_words=14,
     ),
     CleaningRule(  # REUTERS/Kevin Lamarque, AFP/Getty, EPA/ANDY RAIN
@@ -424,9 +424,9 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         "other_image_url", "other", r"(?:https?://|www\.)[^\s]+\.(?:jpe?g|png|gif|webp|svg|bmp|tiff?)(?:\?[^\s]*)?",
     ),
     # ---- copyright and legal
-    CleaningRule(  # (c) 2024 Reuters, Copyright 2024 The Associated Press. All rights reserved.
+    CleaningRule(  # (c) 2024 Reuters, Copyright 2024 The Associated Press. All rights reserved. Copyright @ 2019 X
         "copyright_notice", "copyright",
-        r"(?:©|\(c\)|\u2117).{0,200}|copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b|the associated press|reuters|afp).{0,200}",
+        r"(?:©|\(c\)|\u2117).{0,200}|copyright\s*(?:©|\(c\)|@)?\s*(?:\d{4}|by\b|the associated press|reuters|afp).{0,200}",
         max_words=30,
     ),
     CleaningRule("copyright_all_rights", "copyright", r".{0,160}\ball rights reserved\b.{0,160}", max_words=30),
