@@ -23,7 +23,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from flows.batch_linking import store_batch
+from flows.batch_linking import RecentShingles, store_batch
 from flows.sources import iter_inputs
 from flows.workers import (  # noqa: F401  (re-exported for flows.ingest)
     Learned,
@@ -152,6 +152,7 @@ class IngestRun:
         # ids of the last batches prepared: they may not be committed yet when the next is
         # prepared; older ones are in the store. Bounded, so memory stays flat on long runs.
         self._recent_ids: deque[set[str]] = deque(maxlen=4)
+        self._recent_shingles = RecentShingles()  # of the last batches stored: candidates verified without a fetch
         self.con = None
         self.first_commit_seconds: float | None = None  # from the run's start to its first commit
 
@@ -228,7 +229,7 @@ class IngestRun:
 
     def store(self, signed: SignedBatch | None, rejections: list[Rejection]) -> BatchWrite:
         """Link a parsed batch to story clusters and write it in one transaction."""
-        batch = store_batch(self.con, signed, rejections, self.config, self.settings, self.summary)
+        batch = store_batch(self.con, signed, rejections, self.config, self.settings, self.summary, self._recent_shingles)
         if self.first_commit_seconds is None:
             self.first_commit_seconds = time.perf_counter() - self.started
         self._publisher.after_batch(self.con)

@@ -102,7 +102,9 @@ def _first_holders(con: duckdb.DuckDBPyConnection, column: str, keys: Sequence[s
     }
 
 
-def fetch_for_verification(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, StoredMatch]:
+def fetch_for_verification(
+    con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], with_body: bool = True
+) -> dict[str, StoredMatch]:
     """Fetch body, cluster and ranks of candidate articles, to verify near-duplicate links.
 
     Probes the primary key in chunks of ``INDEX_PROBE_CHUNK`` ids so that DuckDB uses the ART
@@ -111,15 +113,18 @@ def fetch_for_verification(con: duckdb.DuckDBPyConnection, article_ids: Sequence
     Args:
         con: open connection.
         article_ids: stored article ids (unknown ids are ignored).
+        with_body: False skips reading (and decompressing) the bodies, for candidates whose
+            shingles the caller still holds.
 
     Returns:
-        ``{article_id: StoredMatch}`` with ``body`` set.
+        ``{article_id: StoredMatch}``, with ``body`` set when ``with_body``.
     """
     found: dict[str, StoredMatch] = {}
+    body_column = "a.body" if with_body else "NULL"
     for chunk in _chunks(sorted(set(article_ids)), INDEX_PROBE_CHUNK):
         rows = con.execute(
-            """
-            SELECT a.article_id, a.cluster_id, a.seq, a.body
+            f"""
+            SELECT a.article_id, a.cluster_id, a.seq, {body_column}
             FROM articles AS a
             WHERE a.article_id = ANY(?)
             """,

@@ -42,7 +42,7 @@ _ARTICLE_COLUMNS = (
 )
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) -> None:
+def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) -> set[str]:
     """Store one batch atomically: articles (+ removed lines, signatures, band keys), links,
     rejections, boilerplate increments, cluster merges, then canonical flags.
 
@@ -55,14 +55,18 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         batch: what to write.
         run_id: the run writing it (stored on every row).
 
+    Returns:
+        The ids of the articles this call inserted (those already stored are skipped).
+
     Raises:
         duckdb.Error: any failure; the whole batch was rolled back.
     """
     now = datetime.now(UTC)
     with transaction(con):
-        _write_batch(con, batch, run_id, now)
+        inserted = _write_batch(con, batch, run_id, now)
         crashpoint("batch_write.before_commit")
     crashpoint("batch_write.after_commit")
+    return inserted
 
 
 def record_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str) -> int:
@@ -79,7 +83,7 @@ def record_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejec
     return _insert_rejections(con, rejections, run_id, datetime.now(UTC))
 
 
-def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str, now: datetime) -> None:
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str, now: datetime) -> set[str]:
     unique: dict[str, StoredArticle] = {}
     for article in batch.articles:
         unique.setdefault(article.article_id, article)
@@ -97,7 +101,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
     _insert_rejections(con, batch.rejections, run_id, now)
     crashpoint("batch_write.after_details")
     if replay:
-        return
+        return inserted
     links = [link for link in batch.links if link.article_id not in existing]
     if links:
         with registered(con, links_table(links, run_id), "links") as view:
@@ -121,6 +125,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
         if existing or a.cluster_id not in new_ids or a.cluster_id in final
     }
     recompute_canonical(con, touched | set(final.values()))
+    return inserted
 
 
 def _mark_batch_only_canonicals(new: list[StoredArticle]) -> None:
