@@ -3,48 +3,31 @@ the database must be exactly what fetching every body gives."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 
 from flows import batch_linking, pipeline
 from flows.batch_linking import RecentShingles
 from flows.pipeline import IngestSettings, ingest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _synthetic():
-    spec = importlib.util.spec_from_file_location("bench_synthetic_rs", ROOT / "bench" / "synthetic.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.conftest import query, synthetic_dumps
 
 
 @pytest.fixture(scope="module")
 def dumps(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dumps") / "d"
-    _synthetic().generate(out, n=600, seed=5)
-    (out / "truth.jsonl").unlink()
-    return out
+    return synthetic_dumps(tmp_path_factory.mktemp("dumps") / "d", n=600, seed=5)
 
 
 def _contents(db: Path) -> dict[str, list]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        q = lambda sql: sorted(con.execute(sql).fetchall())  # noqa: E731
-        return {
-            "articles": q("SELECT article_id, body, text_hash, cluster_id, is_canonical FROM articles"),
-            "links": q("SELECT article_id, duplicate_of, kind, similarity FROM duplicate_links"),
-            "removed": q("SELECT article_id, line, rule, evidence FROM removed_lines"),
-        }
-    finally:
-        con.close()
+    return {
+        table: sorted(query(db, sql))
+        for table, sql in {
+            "articles": "SELECT article_id, body, text_hash, cluster_id, is_canonical FROM articles",
+            "links": "SELECT article_id, duplicate_of, kind, similarity FROM duplicate_links",
+            "removed": "SELECT article_id, line, rule, evidence FROM removed_lines",
+        }.items()
+    }
 
 
 def test_held_shingles_give_the_same_database_as_fetching(dumps: Path, tmp_path: Path, monkeypatch):
@@ -125,15 +108,9 @@ def test_a_held_article_rewritten_by_learned_boilerplate_is_verified_on_its_new_
             ingest([str(drop)], IngestSettings(db_path=db, source="gazette", batch_size=1, workers=0, learn_min_stories=2))
         finally:
             p.RecentShingles = orig
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            body_a = con.execute("SELECT body FROM articles WHERE source_uri = '01_a.txt'").fetchone()[0]
-            assert FURNITURE not in body_a  # learned with C, stripped from the stored A
-            return con.execute(
-                "SELECT a.source_uri, d.kind, d.similarity FROM duplicate_links d JOIN articles a USING (article_id)"
-            ).fetchall()
-        finally:
-            con.close()
+        [(body_a,)] = query(db, "SELECT body FROM articles WHERE source_uri = '01_a.txt'")
+        assert FURNITURE not in body_a  # learned with C, stripped from the stored A
+        return query(db, "SELECT a.source_uri, d.kind, d.similarity FROM duplicate_links d JOIN articles a USING (article_id)")
 
     held, fetched = run(tmp_path / "held.duckdb", 2), run(tmp_path / "fetched.duckdb", 0)
     assert [(uri, kind) for uri, kind, _ in fetched] == [("03_b.txt", "near")]
