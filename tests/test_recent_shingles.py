@@ -88,7 +88,7 @@ OTHER = [
 FURNITURE = "Follow the Harbour Gazette on Mastodon for more"
 
 
-def test_a_held_article_rewritten_by_learned_boilerplate_is_verified_on_its_new_body(tmp_path: Path):
+def test_a_held_article_rewritten_by_learned_boilerplate_is_verified_on_its_new_body(tmp_path: Path, monkeypatch):
     """A is stored with a short line; the next batch makes that line the source's boilerplate
     (A's stored body loses it); then B, A's copy without the line, must be verified against A's
     new body, as a fetch would: same similarity with and without held sets."""
@@ -100,14 +100,8 @@ def test_a_held_article_rewritten_by_learned_boilerplate_is_verified_on_its_new_
     (drop / "03_b.txt").write_text("Council backs ferry expansion\n\n" + "\n\n".join([*PROSE[:3], edited]) + "\n")
 
     def run(db: Path, recent_batches: int) -> list:
-        import flows.pipeline as p
-
-        orig = p.RecentShingles
-        p.RecentShingles = lambda: orig(recent_batches)
-        try:
-            ingest([str(drop)], IngestSettings(db_path=db, source="gazette", batch_size=1, workers=0, learn_min_stories=2))
-        finally:
-            p.RecentShingles = orig
+        monkeypatch.setattr(pipeline, "RecentShingles", lambda: RecentShingles(recent_batches))
+        ingest([str(drop)], IngestSettings(db_path=db, source="gazette", batch_size=1, workers=0, learn_min_stories=2))
         [(body_a,)] = query(db, "SELECT body FROM articles WHERE source_uri = '01_a.txt'")
         assert FURNITURE not in body_a  # learned with C, stripped from the stored A
         return query(db, "SELECT a.source_uri, d.kind, d.similarity FROM duplicate_links d JOIN articles a USING (article_id)")
