@@ -38,6 +38,7 @@ class ItemRef:
     uri: str
     content_hash: str
     article_id: str
+    n_bytes: int = 0  # size of the raw item, for byte-bounded batches
 
 
 def item_id(ref: ItemRef) -> str:
@@ -85,7 +86,7 @@ def identify(unit: list[InputFile], source: str | None, max_bytes: int) -> list[
             if isinstance(item, Rejection):
                 out.append(item)
             else:
-                out.append(ItemRef(found, position, item.source, item.uri, item.content_hash, article_id_for(item)))
+                out.append(ItemRef(found, position, item.source, item.uri, item.content_hash, article_id_for(item), len(item.payload)))
     return out
 
 

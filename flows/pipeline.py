@@ -120,21 +120,46 @@ def new_run_id() -> str:
 RAMP_UP = (250, 250)
 
 
-def batches(items: Iterable, size: int) -> Iterator[list]:
-    """Cut the item stream into batches: two small ones first, then `size` each.
+# Raw bytes per batch, beside the article count: a batch is written in one transaction, and
+# DuckDB's checkpoint at its commit holds the batch's text (about twice it) inside the writer's
+# fixed budget, as do the workers' results in the main process. 2,000 typical dumps (~5 KB)
+# stay under it; a run of multi-megabyte files is cut into smaller batches instead of failing.
+BATCH_BYTES = 16 << 20
+
+
+def item_bytes(item: object) -> int:
+    """Raw size of a stream item: a raw article's payload, an item reference's recorded size."""
+    payload = getattr(item, "payload", None)
+    if isinstance(payload, (bytes, bytearray, str)):
+        return len(payload)
+    return int(getattr(item, "n_bytes", 0) or 0)
+
+
+def batches(items: Iterable, size: int, max_bytes: int = BATCH_BYTES) -> Iterator[list]:
+    """Cut the item stream into batches: two small ones first, then `size` each, every batch
+    also ending once its items reach `max_bytes` of raw input (at least one item each).
 
     Workers strip the learned boilerplate committed before their batch was dispatched, and
     a batch is dispatched while the one before it is still being written, so the first two
     batches only learn, and their lines are stripped in the main process at extra cost.
-    Small first batches learn a source's furniture early and cheaply. The schedule is fixed,
-    so the same input always gives the same batches (and the same database).
+    Small first batches learn a source's furniture early and cheaply. The schedule depends
+    only on the items, so the same input always gives the same batches (and the same database).
     """
     it = iter(items)
-    for n in (*(min(r, size) for r in RAMP_UP), None):
-        while chunk := list(islice(it, n or size)):
+    limits = [min(r, size) for r in RAMP_UP]
+    chunk: list = []
+    held = 0
+    for item in it:
+        chunk.append(item)
+        held += item_bytes(item)
+        if len(chunk) >= (limits[0] if limits else size) or held >= max_bytes:
             yield chunk
-            if n is not None:
-                break
+            chunk, held = [], 0
+            if limits:
+                limits.pop(0)
+    if chunk:
+        yield chunk
+
 
 class IngestRun:
     """One ingestion run against one open store: the steps both the CLI and the Prefect flow call.

@@ -13,7 +13,8 @@ plus narrow column scans (article_id, cluster_id), never a scan of ``body``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import duckdb
@@ -35,6 +36,37 @@ from storage.crashpoints import crashpoint
 from storage.lsh_index import insert_bands
 from storage.records import ArticleRewrite, BatchWrite, StoredArticle
 from storage.transaction import transaction
+
+# Body characters per INSERT statement. DuckDB pins a statement's appended rows (several times
+# their text) until it ends; rows of earlier statements of the transaction can be unpinned and
+# spilled. Without this, 20 articles of 4 MB in one batch failed in an 80 MB writer budget.
+INSERT_TEXT_BYTES = 4 << 20
+
+# Extra DuckDB budget per character of a batch's text while the batch is written: the automatic
+# checkpoint at its COMMIT re-reads and compresses the text, and a checkpoint that cannot pin
+# its blocks invalidates the database. Typical batches need none of it; a batch of a few
+# multi-megabyte articles (batches are cut at pipeline.BATCH_BYTES) does.
+ROOM_PER_TEXT_BYTE = 6
+
+
+@contextmanager
+def _room_for(con: duckdb.DuckDBPyConnection, text_bytes: int) -> Iterator[None]:
+    """Raise the connection's memory limit by ``ROOM_PER_TEXT_BYTE`` per text byte for the
+    block, then set it back (which also evicts what the larger pool cached)."""
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = '{_bytes(before) + ROOM_PER_TEXT_BYTE * text_bytes}B'").fetchall()
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{before}'").fetchall()
+
+
+def _bytes(setting: str) -> int:
+    """Bytes of a DuckDB size setting as it reports it ('76.2 MiB', '1.0 GiB', '512 bytes')."""
+    number, unit = setting.split()
+    scale = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+    return int(float(number) * scale[unit])
+
 
 _ARTICLE_COLUMNS = (
     "article_id, seq, source, source_uri, url, title, dateline, byline, published_at, body, "
@@ -62,10 +94,17 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         duckdb.Error: any failure; the whole batch was rolled back.
     """
     now = datetime.now(UTC)
-    with transaction(con):
-        inserted = _write_batch(con, batch, run_id, now)
-        crashpoint("batch_write.before_commit")
-    crashpoint("batch_write.after_commit")
+    text = sum(len(a.body) for a in batch.articles) + sum(len(r.body) for r in batch.rewrites)
+    with _room_for(con, text):
+        with transaction(con):
+            inserted = _write_batch(con, batch, run_id, now)
+            crashpoint("batch_write.before_commit")
+        crashpoint("batch_write.after_commit")
+        # DuckDB checkpoints at a COMMIT only every other batch or so (when its log passed
+        # 16 MB); a batch left in the log would be checkpointed by whatever commits next (the
+        # run's finish), outside this room, and a checkpoint that runs out of memory
+        # invalidates the database. So every batch is checkpointed here, inside its room.
+        con.execute("CHECKPOINT").fetchall()
     return inserted
 
 
@@ -151,14 +190,28 @@ def _canonical_key(a: StoredArticle) -> tuple:
 
 def _insert_articles(con: duckdb.DuckDBPyConnection, articles: list[StoredArticle], run_id: str, now: datetime) -> set[str]:
     """Insert the articles whose id is not stored yet; return the ids actually inserted."""
-    if not articles:
-        return set()
-    with registered(con, articles_table(articles, run_id, now), "articles") as view:
-        rows = con.execute(
-            f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view} "
-            "ON CONFLICT (article_id) DO NOTHING RETURNING article_id"
-        ).fetchall()
-    return {row[0] for row in rows}
+    inserted: set[str] = set()
+    for part in _by_text_bytes(articles, INSERT_TEXT_BYTES):
+        with registered(con, articles_table(part, run_id, now), "articles") as view:
+            rows = con.execute(
+                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view} "
+                "ON CONFLICT (article_id) DO NOTHING RETURNING article_id"
+            ).fetchall()
+        inserted.update(row[0] for row in rows)
+    return inserted
+
+
+def _by_text_bytes(articles: Sequence[StoredArticle], limit: int) -> Iterator[Sequence[StoredArticle]]:
+    """Consecutive runs of articles whose bodies add up to at most `limit` characters (at least
+    one article each)."""
+    start, size = 0, 0
+    for i, a in enumerate(articles):
+        if i > start and size + len(a.body) > limit:
+            yield articles[start:i]
+            start, size = i, 0
+        size += len(a.body)
+    if start < len(articles):
+        yield articles[start:]
 
 
 def _insert_text_details(con: duckdb.DuckDBPyConnection, rows: Sequence[StoredArticle | ArticleRewrite]) -> None:

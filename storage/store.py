@@ -44,9 +44,17 @@ _DUCKDB_MAGIC = b"DUCK"
 # Rows per row group for writers. DuckDB re-compresses the whole tail row group of a table at
 # each checkpoint; at its default (122,880 rows) that group of ``articles`` holds ~400 MB of
 # bodies, so a long ingest's peak RSS grew with the store until the group filled. Measured on
-# 100k synthetic articles: checkpoint peaks +430 MB at the default, see bench/ingest.py.
-ROW_GROUP_SIZE = 16_384
-WRITER_MEMORY_MB = 128  # the writer's fixed DuckDB budget ...
+# 100k synthetic articles: checkpoint peaks +430 MB at the default, see bench/ingest.py. At
+# 4,096 rows a group fills within the first two batches, so a short run already pays the
+# steady-state checkpoint and a long one no more (16,384: 10k 463 -> 100k 569 MB; 4,096 with
+# the 80 MB budget: 455 -> 518 MB, and -5% wall at 10k, paired runs).
+ROW_GROUP_SIZE = 4_096
+# The writer's fixed DuckDB budget. Its pool caches the columns each batch's lookups scan, and
+# fills with the store until it reaches this cap, so a smaller cap is reached sooner and peak
+# RSS grows less with N (100k synthetic dumps: 80 MB 553 MB peak, 40 MB 513 MB; 10k: ~455 at
+# either). 32 MB fails at 100k (a lookup cannot pin its blocks). Inserts take their own room
+# per batch on top (storage/batch.py), so the cap only has to hold the lookups.
+WRITER_MEMORY_MB = 48
 WRITER_INDEX_BYTES_PER_ARTICLE = 128  # ... plus room for the articles primary key (ART; an estimate, with margin: all keys together measured ~190 MB at 1M before migration 8)
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
@@ -126,7 +134,7 @@ def _truncated(path: Path) -> str:
 
 def memory_limit(writer: bool = False, stored_articles: int = 0) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
-    fixed 128 MB plus 128 bytes per stored article for the one index that must stay in memory
+    fixed 48 MB plus 128 bytes per stored article for the one index that must stay in memory
     (so a run's budget does not grow while it runs, and a 1M-article store still gets the
     room its key index needs (a flat 96 MB fails there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()

@@ -216,12 +216,12 @@ def test_duckdb_budget_is_fixed_for_a_writer_plus_its_key_index_and_1gb_for_read
     from storage.store import StoreError, memory_limit, open_store
 
     monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY", raising=False)
-    assert memory_limit(writer=True) == "128MB"
-    assert memory_limit(writer=True, stored_articles=1_000_000) == "251MB"  # + 128 B per stored article
+    assert memory_limit(writer=True) == "48MB"
+    assert memory_limit(writer=True, stored_articles=1_000_000) == "171MB"  # + 128 B per stored article
     assert memory_limit() == "1GB"
     db = tmp_path / "news.duckdb"
     con = open_store(db)
-    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "122.0 MiB"
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "45.7 MiB"
     con.close()
     monkeypatch.setenv("NEWSDEDUP_DUCKDB_MEMORY", "2GB")
     assert memory_limit(writer=True, stored_articles=10) == "2GB"
