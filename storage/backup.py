@@ -279,7 +279,8 @@ def _restore(manifest: dict[str, Any], in_dir: Path, work: Path) -> dict[str, An
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         articles = int(manifest["tables"].get("articles", {}).get("rows", 0))
-        con.execute(f"SET memory_limit = '{memory_limit(writer=True, stored_articles=articles)}'").fetchall()  # as for every writer
+        # a writer's index room, on the 128 MB base that bulk restores were measured with
+        con.execute(f"SET memory_limit = '{memory_limit(writer=True, stored_articles=articles, base_mb=128)}'").fetchall()
         con.execute("SET preserve_insertion_order = false").fetchall()  # lets the bulk inserts stream
         apply_migrations(con, target_version=version)
         expected = store_tables(con)

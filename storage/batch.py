@@ -35,6 +35,7 @@ from storage.boilerplate import add_boilerplate_counts
 from storage.crashpoints import crashpoint
 from storage.lsh_index import insert_bands
 from storage.records import ArticleRewrite, BatchWrite, StoredArticle
+from storage.store import grow_writer_budget, memory_budget_bytes
 from storage.transaction import transaction
 
 # Body characters per INSERT statement. DuckDB pins a statement's appended rows (several times
@@ -56,20 +57,13 @@ OVERFLOW_BODY_CHARS = 64 * 1024
 @contextmanager
 def _room_for(con: duckdb.DuckDBPyConnection, text_bytes: int) -> Iterator[None]:
     """Raise the connection's memory limit by ``ROOM_PER_TEXT_BYTE`` per text byte for the
-    block, then set it back (which also evicts what the larger pool cached)."""
-    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute(f"SET memory_limit = '{_bytes(before) + ROOM_PER_TEXT_BYTE * text_bytes}B'").fetchall()
+    block, then set it back exactly (which also evicts what the larger pool cached)."""
+    budget = memory_budget_bytes(con)
+    con.execute(f"SET memory_limit = '{budget + ROOM_PER_TEXT_BYTE * text_bytes}B'").fetchall()
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = '{before}'").fetchall()
-
-
-def _bytes(setting: str) -> int:
-    """Bytes of a DuckDB size setting as it reports it ('76.2 MiB', '1.0 GiB', '512 bytes')."""
-    number, unit = setting.split()
-    scale = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
-    return int(float(number) * scale[unit])
+        con.execute(f"SET memory_limit = '{budget}B'").fetchall()
 
 
 _ARTICLE_COLUMNS = (
@@ -113,6 +107,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         # leave it to DuckDB: at 1M stored articles a checkpoint per batch cost 0.28 s each.
         if any(len(a.body) > OVERFLOW_BODY_CHARS for a in (*batch.articles, *batch.rewrites)):
             con.execute("CHECKPOINT").fetchall()
+    grow_writer_budget(con)
     return inserted
 
 

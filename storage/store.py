@@ -58,6 +58,7 @@ WRITER_MEMORY_MB = 48
 WRITER_INDEX_BYTES_PER_ARTICLE = 128  # ... plus room for the articles primary key (ART; an estimate, with margin: all keys together measured ~190 MB at 1M before migration 8)
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
+_BUDGET_VARIABLE = "newsdedup_memory_budget_bytes"
 
 
 def _one_line(text: str) -> str:
@@ -132,19 +133,65 @@ def _truncated(path: Path) -> str:
     )
 
 
-def memory_limit(writer: bool = False, stored_articles: int = 0) -> str:
+def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | None = None) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
     fixed 48 MB plus 128 bytes per stored article for the one index that must stay in memory
     (so a run's budget does not grow while it runs, and a 1M-article store still gets the
-    room its key index needs (a flat 96 MB fails there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers."""
+    room its key index needs (a flat 96 MB fails there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers.
+    ``base_mb`` replaces the writer's fixed part (a bulk restore uses its own).
+    A writer's budget also grows with the articles its run stores (``grow_writer_budget``)."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
     if not value:
         if not writer:
             return READER_MEMORY
-        return f"{WRITER_MEMORY_MB + -(-stored_articles * WRITER_INDEX_BYTES_PER_ARTICLE // 2**20)}MB"
+        base = WRITER_MEMORY_MB if base_mb is None else base_mb
+        return f"{base + -(-stored_articles * WRITER_INDEX_BYTES_PER_ARTICLE // 2**20)}MB"
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
     return value
+
+
+def set_memory_limit(con: duckdb.DuckDBPyConnection, value: str) -> None:
+    """Set DuckDB's memory limit (a size as ``memory_limit`` gives it) and remember it exactly
+    in a session variable: DuckDB reports the limit rounded ('45.7 MiB'), and setting back
+    what it reports lowered the limit by 0.1 of its unit each time."""
+    con.execute(f"SET memory_limit = '{value}'").fetchall()
+    con.execute(f"SET VARIABLE {_BUDGET_VARIABLE} = {_setting_bytes(value)}").fetchall()
+
+
+def memory_budget_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The connection's budget as last set by ``set_memory_limit`` (else as DuckDB reports it)."""
+    exact = con.execute(f"SELECT getvariable('{_BUDGET_VARIABLE}')").fetchall()[0][0]
+    if exact is not None:
+        return int(exact)
+    return size_in_bytes(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+
+def grow_writer_budget(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise a writer's DuckDB budget to what ``memory_limit`` gives for the articles now
+    stored; never lower it. A run that grows the store (a first backfill of 1M articles) thus
+    ends with the room for the key index that a later run into that store starts with, while
+    a run's budget still never shrinks. With $NEWSDEDUP_DUCKDB_MEMORY set, nothing changes.
+    """
+    wanted = memory_limit(writer=True, stored_articles=_stored_articles(con))
+    if _setting_bytes(wanted) > memory_budget_bytes(con):
+        set_memory_limit(con, wanted)
+
+
+def _setting_bytes(value: str) -> int:
+    """Bytes of a size as ``memory_limit`` writes it ('60MB', '4GB', '512MiB', '12345B')."""
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE).groups()
+    if unit.upper() == "B":
+        return int(float(number))
+    power = "KMGT".index(unit[0].upper()) + 1
+    return int(float(number) * ((1024 if "i" in unit.lower() else 1000) ** power))
+
+
+def size_in_bytes(setting: str) -> int:
+    """Bytes of a DuckDB size setting as it reports it ('76.2 MiB', '1.0 GiB', '512 bytes')."""
+    number, unit = setting.split()
+    scale = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+    return int(float(number) * scale[unit])
 
 
 def _stored_articles(con: duckdb.DuckDBPyConnection) -> int:
@@ -317,7 +364,7 @@ def _connect_checked(
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB would cache up to 80% of RAM; a fixed pool keeps a long ingest's memory flat
-        con.execute(f"SET memory_limit = '{memory_limit(not read_only, _stored_articles(con))}'").fetchall()
+        set_memory_limit(con, memory_limit(not read_only, _stored_articles(con)))
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
         con.execute("SET enable_progress_bar = false").fetchall()  # it would write into our output
