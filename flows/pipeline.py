@@ -120,10 +120,10 @@ def new_run_id() -> str:
 RAMP_UP = (250, 250)
 
 
-# Raw bytes per batch, beside the article count: a batch is written in one transaction, and
-# DuckDB's checkpoint at its commit holds the batch's text (about twice it) inside the writer's
-# fixed budget, as do the workers' results in the main process. 2,000 typical dumps (~5 KB)
-# stay under it; a run of multi-megabyte files is cut into smaller batches instead of failing.
+# Raw bytes per batch, beside the article count: a batch is written in one transaction whose
+# memory grows with its text (storage/batch.py), as do the workers' results in the main
+# process. 2,000 typical dumps (~5 KB) stay under it; a run of multi-megabyte files is cut
+# into smaller batches (20 dumps of 4 MB in one batch ran DuckDB out of memory).
 BATCH_BYTES = 16 << 20
 
 

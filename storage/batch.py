@@ -43,10 +43,10 @@ from storage.transaction import transaction
 # spilled. Without this, 20 articles of 4 MB in one batch failed in an 80 MB writer budget.
 INSERT_TEXT_BYTES = 4 << 20
 
-# Extra DuckDB budget per character of a batch's text while the batch is written: the automatic
-# checkpoint at its COMMIT re-reads and compresses the text, and a checkpoint that cannot pin
-# its blocks invalidates the database. Typical batches need none of it; a batch of a few
-# multi-megabyte articles (batches are cut at pipeline.BATCH_BYTES) does.
+# Extra DuckDB budget per character of a batch's text while the batch is written: the INSERT
+# and the checkpoint at its COMMIT hold the text, and a checkpoint that cannot pin its blocks
+# invalidates the database. Typical batches need some too: without it, 2 of 6 runs failed
+# in the INSERT with the 48 MB budget; a batch of multi-megabyte articles needs all of it.
 ROOM_PER_TEXT_BYTE = 6
 
 # Bodies longer than this may exceed DuckDB's 256 KiB block (characters take up to 4 bytes):
@@ -103,8 +103,8 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         # finish), outside this room, and a checkpoint that runs out of memory invalidates the
         # database. A body longer than a block gets a block of its own that the checkpoint pins
         # whole ("failed to pin block of size 4.2 MiB"), so a batch carrying one is
-        # checkpointed here, inside its room. Other batches
-        # leave it to DuckDB: at 1M stored articles a checkpoint per batch cost 0.28 s each.
+        # checkpointed here, inside its room. Other batches leave it to DuckDB: at 1M stored
+        # articles a checkpoint per batch cost 0.28 s each.
         if any(len(a.body) > OVERFLOW_BODY_CHARS for a in (*batch.articles, *batch.rewrites)):
             con.execute("CHECKPOINT").fetchall()
     grow_writer_budget(con)

@@ -45,11 +45,11 @@ _DUCKDB_MAGIC = b"DUCK"
 # each checkpoint; at its default (122,880 rows) that group of ``articles`` holds ~400 MB of
 # bodies, so a long ingest's peak RSS grew with the store until the group filled. Measured on
 # 100k synthetic articles: checkpoint peaks +430 MB at the default, see bench/ingest.py. At
-# 4,096 rows a group fills within the first two batches, so a short run already pays the
+# 4,096 rows a group fills within the first three batches, so a short run already pays the
 # steady-state checkpoint and a long one no more (16,384: 10k 463 -> 100k 569 MB; 4,096 with
 # the 80 MB budget: 455 -> 518 MB, and -5% wall at 10k, paired runs).
 ROW_GROUP_SIZE = 4_096
-# The writer's fixed DuckDB budget. Its pool caches the columns each batch's lookups scan, and
+# The writer's DuckDB budget, before its key-index room. Its pool caches the columns each batch's lookups scan, and
 # fills with the store until it reaches this cap, so a smaller cap is reached sooner and peak
 # RSS grows less with N (100k synthetic dumps: 80 MB 553 MB peak, 40 MB 513 MB; 10k: ~455 at
 # either). 32 MB fails at 100k (a lookup cannot pin its blocks). Inserts take their own room
@@ -135,11 +135,10 @@ def _truncated(path: Path) -> str:
 
 def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | None = None) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
-    fixed 48 MB plus 128 bytes per stored article for the one index that must stay in memory
-    (so a run's budget does not grow while it runs, and a 1M-article store still gets the
-    room its key index needs (a flat 96 MB fails there): docs/DESIGN.md, "Memory of a long run"); else 1 GB for readers.
-    ``base_mb`` replaces the writer's fixed part (a bulk restore uses its own).
-    A writer's budget also grows with the articles its run stores (``grow_writer_budget``)."""
+    48 MB plus 128 bytes per stored article for the one index that must stay in memory (a
+    1M-article store gets the room its key index needs; a flat 96 MB fails there), raised as
+    its run stores articles (``grow_writer_budget``): docs/DESIGN.md, "Memory of a long run";
+    else 1 GB for readers. ``base_mb`` replaces the writer's 48 MB (a bulk restore uses its own)."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
     if not value:
         if not writer:
@@ -156,7 +155,7 @@ def set_memory_limit(con: duckdb.DuckDBPyConnection, value: str) -> None:
     in a session variable: DuckDB reports the limit rounded ('45.7 MiB'), and setting back
     what it reports lowered the limit by 0.1 of its unit each time."""
     con.execute(f"SET memory_limit = '{value}'").fetchall()
-    con.execute(f"SET VARIABLE {_BUDGET_VARIABLE} = {_setting_bytes(value)}").fetchall()
+    con.execute(f"SET VARIABLE {_BUDGET_VARIABLE} = {size_in_bytes(value)}").fetchall()
 
 
 def memory_budget_bytes(con: duckdb.DuckDBPyConnection) -> int:
@@ -174,24 +173,18 @@ def grow_writer_budget(con: duckdb.DuckDBPyConnection) -> None:
     a run's budget still never shrinks. With $NEWSDEDUP_DUCKDB_MEMORY set, nothing changes.
     """
     wanted = memory_limit(writer=True, stored_articles=_stored_articles(con))
-    if _setting_bytes(wanted) > memory_budget_bytes(con):
+    if size_in_bytes(wanted) > memory_budget_bytes(con):
         set_memory_limit(con, wanted)
 
 
-def _setting_bytes(value: str) -> int:
-    """Bytes of a size as ``memory_limit`` writes it ('60MB', '4GB', '512MiB', '12345B')."""
-    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE).groups()
-    if unit.upper() == "B":
+def size_in_bytes(size: str) -> int:
+    """Bytes of a size as we write it ('60MB', '4GB', '12345B') or DuckDB reports it
+    ('45.7 MiB', '512 bytes'): KB/MB/... are powers of 1000, KiB/MiB/... of 1024."""
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(bytes|B|[KMGT]i?B)", size.strip(), re.IGNORECASE).groups()
+    if unit.lower() in ("b", "bytes"):
         return int(float(number))
     power = "KMGT".index(unit[0].upper()) + 1
     return int(float(number) * ((1024 if "i" in unit.lower() else 1000) ** power))
-
-
-def size_in_bytes(setting: str) -> int:
-    """Bytes of a DuckDB size setting as it reports it ('76.2 MiB', '1.0 GiB', '512 bytes')."""
-    number, unit = setting.split()
-    scale = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
-    return int(float(number) * scale[unit])
 
 
 def _stored_articles(con: duckdb.DuckDBPyConnection) -> int:
