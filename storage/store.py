@@ -55,7 +55,11 @@ ROW_GROUP_SIZE = 4_096
 # either). 32 MB fails at 100k (a lookup cannot pin its blocks). Inserts take their own room
 # per batch on top (storage/batch.py), so the cap only has to hold the lookups.
 WRITER_MEMORY_MB = 48
-WRITER_INDEX_BYTES_PER_ARTICLE = 128  # ... plus room for the articles primary key (ART; an estimate, with margin: all keys together measured ~190 MB at 1M before migration 8)
+# ... plus room per stored article for the key indexes (ART) a batch loads to check its inserts:
+# measured 36-47 MB at 1M stored (duckdb_memory() ART_INDEX, 2026-12-03), so 64 B is ~1.4x that.
+# At 1M: 110 MB. It was 128 B (171 MB at 1M), room the pool filled with cached table blocks:
+# 10k new into 1M peaked at 598-621 MB then, 541-552 MB at 64 B, same speed (paired runs).
+WRITER_INDEX_BYTES_PER_ARTICLE = 64
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
 _BUDGET_VARIABLE = "newsdedup_memory_budget_bytes"
@@ -135,8 +139,8 @@ def _truncated(path: Path) -> str:
 
 def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | None = None) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
-    48 MB plus 128 bytes per stored article for the one index that must stay in memory (a
-    1M-article store gets the room its key index needs; a flat 96 MB fails there), raised as
+    48 MB plus 64 bytes per stored article for the key indexes that must stay in memory (a
+    1M-article store gets the room its key indexes need, 110 MB; a flat 96 MB failed there), raised as
     its run stores articles (``grow_writer_budget``): docs/DESIGN.md, "Memory of a long run";
     else 1 GB for readers. ``base_mb`` replaces the writer's 48 MB (a bulk restore uses its own)."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()

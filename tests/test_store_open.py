@@ -241,7 +241,7 @@ def test_duckdb_budget_is_fixed_for_a_writer_plus_its_key_index_and_1gb_for_read
 
     monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY", raising=False)
     assert memory_limit(writer=True) == "48MB"
-    assert memory_limit(writer=True, stored_articles=1_000_000) == "171MB"  # + 128 B per stored article
+    assert memory_limit(writer=True, stored_articles=1_000_000) == "110MB"  # + 64 B per stored article
     assert memory_limit() == "1GB"
     db = tmp_path / "news.duckdb"
     con = open_store(db)
