@@ -49,8 +49,8 @@ _DUCKDB_MAGIC = b"DUCK"
 # steady-state checkpoint and a long one no more (16,384: 10k 463 -> 100k 569 MB; 4,096 with
 # the 80 MB budget: 455 -> 518 MB, and -5% wall at 10k, paired runs).
 ROW_GROUP_SIZE = 4_096
-# The writer's DuckDB budget, before its key-index room. Its pool caches the columns each batch's lookups scan, and
-# fills with the store until it reaches this cap, so a smaller cap is reached sooner and peak
+# The writer's DuckDB budget, before its key-index room. Its pool caches the columns each
+# batch's lookups scan, and fills with the store until it reaches this cap, so a smaller cap is reached sooner and peak
 # RSS grows less with N (100k synthetic dumps: 80 MB 553 MB peak, 40 MB 513 MB; 10k: ~455 at
 # either). 32 MB fails at 100k (a lookup cannot pin its blocks). Inserts take their own room
 # per batch on top (storage/batch.py), so the cap only has to hold the lookups.
@@ -58,7 +58,8 @@ WRITER_MEMORY_MB = 48
 # ... plus room per stored article for the key indexes (ART) a batch loads to check its inserts:
 # measured 36-47 MB at 1M stored (duckdb_memory() ART_INDEX, 2026-12-03), so 64 B is ~1.4x that.
 # At 1M: 110 MB. It was 128 B (171 MB at 1M), room the pool filled with cached table blocks:
-# 10k new into 1M peaked at 598-621 MB then, 541-552 MB at 64 B, same speed (paired runs).
+# 10k new into 1M peaked at 598-621 MB then, 541-552 MB at 64 B, no slower (two runs each,
+# one sitting; 48 B, 94 MB at 1M, also worked: 532-541 MB).
 WRITER_INDEX_BYTES_PER_ARTICLE = 64
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
@@ -140,7 +141,7 @@ def _truncated(path: Path) -> str:
 def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | None = None) -> str:
     """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
     48 MB plus 64 bytes per stored article for the key indexes that must stay in memory (a
-    1M-article store gets the room its key indexes need, 110 MB; a flat 96 MB failed there), raised as
+    1M-article store gets 110 MB, ~1.4x what its key index measured there), raised as
     its run stores articles (``grow_writer_budget``): docs/DESIGN.md, "Memory of a long run";
     else 1 GB for readers. ``base_mb`` replaces the writer's 48 MB (a bulk restore uses its own)."""
     value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
