@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import duckdb
 
+from storage.lookup_memory import with_lookup_headroom
 from storage.records import StoredMatch
 
 # DuckDB turns a hash join / IN list into an ART index lookup up to this many keys
@@ -25,6 +26,7 @@ def _chunks(values: Sequence[str], size: int) -> Iterable[list[str]]:
         yield list(values[start : start + size])
 
 
+@with_lookup_headroom
 def next_seq(con: duckdb.DuckDBPyConnection) -> int:
     """Return the next free ``seq`` (1 for an empty store).
 
@@ -37,6 +39,7 @@ def next_seq(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(seq), 0) + 1 FROM articles").fetchall()[0][0]
 
 
+@with_lookup_headroom
 def existing_article_ids(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> set[str]:
     """Return the subset of ``article_ids`` already stored.
 
@@ -54,6 +57,7 @@ def existing_article_ids(con: duckdb.DuckDBPyConnection, article_ids: Sequence[s
     return {row[0] for row in rows}
 
 
+@with_lookup_headroom
 def exact_matches(con: duckdb.DuckDBPyConnection, text_hashes: Sequence[str]) -> dict[str, StoredMatch]:
     """For each text_hash already stored, the lowest-seq article carrying it.
 
@@ -68,6 +72,7 @@ def exact_matches(con: duckdb.DuckDBPyConnection, text_hashes: Sequence[str]) ->
     return _first_holders(con, "text_hash", text_hashes)
 
 
+@with_lookup_headroom
 def url_matches(con: duckdb.DuckDBPyConnection, url_keys: Sequence[str]) -> dict[str, StoredMatch]:
     """For each canonical-URL key already stored, the lowest-seq article carrying it.
 
@@ -102,6 +107,7 @@ def _first_holders(con: duckdb.DuckDBPyConnection, column: str, keys: Sequence[s
     }
 
 
+@with_lookup_headroom
 def fetch_for_verification(
     con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], with_body: bool = True
 ) -> dict[str, StoredMatch]:

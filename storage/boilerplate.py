@@ -8,8 +8,10 @@ import duckdb
 import pyarrow as pa
 
 from storage.arrow_tables import registered
+from storage.lookup_memory import with_lookup_headroom
 
 
+@with_lookup_headroom
 def learned_lines(con: duckdb.DuckDBPyConnection, source: str, line_keys: Sequence[int]) -> dict[int, int]:
     """Return the story counts of the given lines of one source.
 
@@ -90,6 +92,7 @@ def add_boilerplate_counts(
     return len(keys)
 
 
+@with_lookup_headroom
 def learned_boilerplate(con: duckdb.DuckDBPyConnection, min_stories: int) -> dict[str, dict[int, int]]:
     """Every line already learned as boilerplate: carried by at least `min_stories` stories of its source.
 
@@ -109,6 +112,7 @@ def learned_boilerplate(con: duckdb.DuckDBPyConnection, min_stories: int) -> dic
     return learned
 
 
+@with_lookup_headroom
 def stored_carriers(con: duckdb.DuckDBPyConnection, source: str, line_keys: Sequence[int]) -> list[tuple[str, str, list[int]]]:
     """Stored articles of `source` that carry any of `line_keys` (from ``article_lines``).
 

@@ -18,8 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from storage.arrow_tables import registered
+from storage.lookup_memory import with_lookup_headroom
 
 
+@with_lookup_headroom
 def band_hits(con: duckdb.DuckDBPyConnection, band_keys: np.ndarray) -> list[tuple[int, str]]:
     """Find stored articles sharing at least one band key with each new row.
 
