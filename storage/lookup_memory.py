@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable
 from typing import TypeVar
 
 import duckdb
 
-from storage.store import READER_MEMORY, memory_budget_bytes, set_memory_limit, size_in_bytes
+from storage.store import READER_MEMORY, memory_budget_bytes, set_memory_limit, size_in_bytes, user_memory_budget
 
 log = logging.getLogger("newsdedup")
 
@@ -48,7 +47,7 @@ def with_lookup_headroom(lookup: F) -> F:
             except duckdb.OutOfMemoryException:
                 budget = memory_budget_bytes(con)
                 raised = int(budget * RAISE_FACTOR)
-                if os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip() or raised > LOOKUP_BUDGET_CEILING:
+                if user_memory_budget() or raised > LOOKUP_BUDGET_CEILING:
                     raise
                 set_memory_limit(con, f"{raised}B")
                 log.warning(

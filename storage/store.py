@@ -50,10 +50,11 @@ _DUCKDB_MAGIC = b"DUCK"
 # the 80 MB budget: 455 -> 518 MB, and -5% wall at 10k, paired runs).
 ROW_GROUP_SIZE = 4_096
 # The writer's DuckDB budget, before its key-index room. Its pool caches the columns each
-# batch's lookups scan, and fills with the store until it reaches this cap, so a smaller cap is reached sooner and peak
-# RSS grows less with N (100k synthetic dumps: 80 MB 553 MB peak, 40 MB 513 MB; 10k: ~455 at
-# either). 32 MB fails at 100k (a lookup cannot pin its blocks). Inserts take their own room
-# per batch on top (storage/batch.py), so the cap only has to hold the lookups.
+# batch's lookups scan, and fills with the store until it reaches this cap, so a smaller cap
+# is reached sooner and peak RSS grows less with N (100k synthetic dumps: 80 MB 553 MB peak,
+# 40 MB 513 MB; 10k: ~455 at either). 32 MB fails at 100k (a lookup cannot pin its blocks).
+# Inserts take their own room per batch on top (storage/batch.py), so the cap only has to hold
+# the lookups; one that still does not fit raises it (storage/lookup_memory.py).
 WRITER_MEMORY_MB = 48
 # ... plus room per stored article for the key indexes (ART) a batch loads to check its inserts:
 # measured 36-47 MB at 1M stored (duckdb_memory() ART_INDEX, 2026-12-03), so 64 B is ~1.4x that.
@@ -144,7 +145,7 @@ def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | 
     1M-article store gets 110 MB, ~1.4x what its key index measured there), raised as
     its run stores articles (``grow_writer_budget``): docs/DESIGN.md, "Memory of a long run";
     else 1 GB for readers. ``base_mb`` replaces the writer's 48 MB (a bulk restore uses its own)."""
-    value = os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
+    value = user_memory_budget()
     if not value:
         if not writer:
             return READER_MEMORY
@@ -153,6 +154,11 @@ def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | 
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
     return value
+
+
+def user_memory_budget() -> str:
+    """The budget the user fixed with $NEWSDEDUP_DUCKDB_MEMORY ('' when unset): never raised."""
+    return os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()
 
 
 def set_memory_limit(con: duckdb.DuckDBPyConnection, value: str) -> None:
