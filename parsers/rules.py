@@ -472,6 +472,13 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"[(\[]?(?:additional )?(?:reporting|writing|editing|compiled|produced|research|graphics?) by .{1,300}",
         max_words=50,
     ),
+    CleaningRule(  # Associated Press writers Alan Fram and Zeke Miller contributed to this report.
+        # (the line must end there: "... contributed to the report's conclusion" is prose)
+        "byline_meta_contributed", "byline_meta",
+        r"[(\[]?.{1,300}\bcontributed (?:to (?:this|the) (?:report|story|article)|(?:additional )?reporting"
+        r"(?: (?:from|in) [\w ,.'-]{1,80})?)\W*",
+        max_words=60,
+    ),
     CleaningRule(  # Edited by: Louis Jacobson; Researched by: ...; Fact-checked by Jane Doe (no sentence inside)
         "byline_meta_credit_label", "byline_meta",
         r"(?:edited|researched|reported|written|produced|fact[- ]checked|translated|compiled|curated|illustrated|"

@@ -38,6 +38,8 @@ def fired(line: str, position: int = 5, n_lines: int = 20) -> str | None:
         ("Above: A WeWork coworking space in San Francisco.", "caption_label"),
         ("Image 1 of 23", "gallery_counter"),
         ("Please let us know if you're having issues with commenting.", "comment_footer_having_issues"),
+        ("Associated Press writers Alan Fram and Zeke Miller contributed to this report.", "byline_meta_contributed"),
+        ("(Jane Doe contributed reporting from Paris and Lyon.)", "byline_meta_contributed"),
         ("Please let us know if you’re having issues with commenting.", "comment_footer_having_issues"),
         ("Join the discussion", "comment_footer_join"),
         ("Comments (12)", "comment_footer_count"),
@@ -173,6 +175,8 @@ def test_rule_removes_real_line(line, rule):
         "The minister said: the rating agency cut its outlook after 36 votes in parliament.",
         "At 10:30 the spokesman said: we will not negotiate.",
         "The bill passed with 52 votes.",
+        "Climate change contributed to the report's bleak conclusion, scientists said.",
+        "She contributed reporting to the investigation that won a Pulitzer.",
         "3 points",  # a cell of a sports table, not a comment's score
         "Regulators fined the site after users who clicked here and there lost money, the report said.",
         "If you enjoyed the first season, the second is darker, critics said.",
