@@ -1,6 +1,6 @@
 """The issue's baseline: a plain single-process datasketch loop over a dump directory.
 
-For every ``*.txt`` file under DIR (sorted; ``truth.jsonl`` and other non-dump files are not
+For every ``*.txt`` file under DIR (sorted; other files are not
 articles): read, decode UTF-8 (errors replaced), lower-case, strip punctuation, build the
 set of word 5-gram shingles, ``MinHash(num_perm=128)`` with one ``m.update(sh.encode())``
 per shingle, ``query`` an in-memory ``MinHashLSH(threshold=0.8, num_perm=128)`` for

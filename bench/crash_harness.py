@@ -123,11 +123,11 @@ def parse_point(spec: str) -> Point:
 def _generate(out: Path, n: int, seed: int) -> list[dict]:
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from synthetic import generate
+        from synthetic import generate, truth_path
     finally:
         sys.path.pop(0)
     generate(out, n, seed=seed)
-    truth = out / "truth.jsonl"
+    truth = truth_path(out)
     rows = [json.loads(line) for line in truth.read_text().splitlines() if line.strip()]
     truth.unlink()
     return rows

@@ -36,14 +36,13 @@ NEWSDEDUP = str(Path(PY).with_name("newsdedup"))
 
 
 def generate(work: Path, n: int, seed: int) -> Path:
-    """Generate (once, cached) n dumps; the truth file is moved beside the dump dir, not ingested."""
+    """Generate (once, cached) n dumps; the generator writes the truth file beside the dump dir."""
     out = work / f"dumps-{n}-{seed}"
     truth = truth_file(out)
     if not truth.exists():
         if out.exists():
             shutil.rmtree(out)
         subprocess.run([PY, str(ROOT / "bench" / "synthetic.py"), str(out), "--n", str(n), "--seed", str(seed)], check=True)
-        (out / "truth.jsonl").rename(truth)
     return out
 
 

@@ -46,7 +46,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from synthetic import generate  # noqa: E402
+from synthetic import generate, truth_path  # noqa: E402
 
 from storage.snapshot import snapshot_path  # noqa: E402
 
@@ -101,7 +101,7 @@ class SoakReport:
 
 def _generate(out: Path, n: int, seed: int) -> Path:
     generate(out, n, seed=seed)
-    (out / "truth.jsonl").unlink()
+    truth_path(out).unlink()
     return out
 
 

@@ -21,8 +21,9 @@ rewrites, mostly 0.6-0.8). Unrelated stories draw from a 20,000-word vocabulary 
 tail, so their Jaccard is ~0.
 
 Layout: ``OUT/<outlet>/<chunk>/<n>.txt`` (``outlet`` = one of 12 outlets, each with its own
-footer, so per-source boilerplate can be learned; chunks hold <= 1000 files). ``truth.jsonl``
-has one line per file: ``{"file": "outlet-03/0001/0001234.txt", "story": "s0000042",
+footer, so per-source boilerplate can be learned; chunks hold <= 1000 files). The answer key,
+``OUT.truth.jsonl`` beside ``OUT`` (not inside it, where ``newsdedup ingest OUT`` would read it
+as a JSONL export), has one line per file: ``{"file": "outlet-03/0001/0001234.txt", "story": "s0000042",
 "kind": "original"|"exact"|"variant", "of": <original file or null>, "jaccard": <clean body
 J with the original or null>}``. Recall of a dedup run = share of same-story file pairs
 (optionally only those with J >= 0.8) that end in one cluster.
@@ -290,8 +291,14 @@ def _edit(wr: _Writer, story: _Story, heavy: bool) -> tuple[str, str, str, list[
     return headline, credit, dateline, paras
 
 
+def truth_path(out_dir: str | os.PathLike) -> Path:
+    """The answer key of the dumps in ``out_dir``: ``<out_dir>.truth.jsonl``, beside the folder."""
+    out = Path(out_dir).resolve()
+    return out.with_name(out.name + ".truth.jsonl")
+
+
 def generate(out_dir: str | os.PathLike, n: int, seed: int = 0, dup_rate: float = 0.3) -> dict:
-    """Write ``n`` synthetic dumps and ``truth.jsonl`` under ``out_dir``.
+    """Write ``n`` synthetic dumps under ``out_dir`` and their answer key at ``truth_path(out_dir)``.
 
     Args:
         out_dir: output directory (created; existing files with the same names are overwritten).
@@ -315,7 +322,7 @@ def generate(out_dir: str | os.PathLike, n: int, seed: int = 0, dup_rate: float 
     recent: list[_Story] = []
     counts = {"originals": 0, "exact": 0, "variants": 0, "variants_j_ge_0_8": 0, "bytes": 0}
     n_stories = 0
-    with open(out / "truth.jsonl", "w", encoding="utf-8") as truth:
+    with open(truth_path(out), "w", encoding="utf-8") as truth:
         for i in range(n):
             oi = rng.randrange(len(OUTLETS))
             outlet = OUTLETS[oi]
@@ -369,8 +376,9 @@ def generate(out_dir: str | os.PathLike, n: int, seed: int = 0, dup_rate: float 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("out_dir")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="The answer key goes to OUT_DIR.truth.jsonl, beside OUT_DIR.")
+    ap.add_argument("out_dir", metavar="OUT_DIR")
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dup-rate", type=float, default=0.3)

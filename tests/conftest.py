@@ -149,6 +149,7 @@ def bench_module(name: str) -> ModuleType:
 def synthetic_dumps(out: Path, n: int, seed: int) -> Path:
     """``n`` synthetic articles with near-duplicates (bench/synthetic.py) written under ``out``,
     without the generator's answer key."""
-    bench_module("synthetic").generate(out, n, seed=seed)
-    (out / "truth.jsonl").unlink()
+    synthetic = bench_module("synthetic")
+    synthetic.generate(out, n, seed=seed)
+    synthetic.truth_path(out).unlink()
     return out

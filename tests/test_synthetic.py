@@ -57,7 +57,7 @@ def tree_digest(root: Path) -> str:
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("syn") / "dumps"
     stats = synthetic.generate(out, 400, seed=7, dup_rate=0.4)
-    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
+    truth = [json.loads(line) for line in synthetic.truth_path(out).read_text().splitlines()]
     return out, stats, truth
 
 
@@ -125,7 +125,9 @@ def test_variants_are_close_and_strangers_far(generated):
 def test_cli_writes_and_reports(tmp_path):
     mod = synthetic
     assert mod.main([str(tmp_path / "cli"), "--n", "20", "--seed", "1"]) == 0
-    assert len((tmp_path / "cli" / "truth.jsonl").read_text().splitlines()) == 20
+    assert len((tmp_path / "cli.truth.jsonl").read_text().splitlines()) == 20
+    # the answer key is beside the dumps: `newsdedup ingest cli/` must not read it as an export
+    assert not any(p.suffix == ".jsonl" for p in (tmp_path / "cli").rglob("*"))
 
 
 def test_baseline_finds_the_exact_copies(tmp_path):
@@ -133,5 +135,5 @@ def test_baseline_finds_the_exact_copies(tmp_path):
     out = tmp_path / "b"
     stats = synthetic.generate(out, 40, seed=2, dup_rate=0.5)
     r = baseline.run(out)
-    assert r["articles"] == 40  # truth.jsonl is not an article
+    assert r["articles"] == 40
     assert r["articles_with_candidates"] >= stats["exact"] > 0
