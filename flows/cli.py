@@ -40,6 +40,27 @@ DbOption = typer.Option(
 
 # Exit codes, documented in the README.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"newsdedup {version('newsdedup')}", highlight=False)
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            from flows.pipeline import VERSION
+
+            out.print(f"newsdedup {VERSION}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+) -> None:
+    pass
 
 
 def _db(path: Optional[Path]) -> Path:
@@ -124,6 +145,12 @@ def ingest(
         _fail(str(e))
     except ValueError as e:
         _fail(str(e), EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail(
+            "interrupted: every batch committed before it is kept and the run is recorded as failed; "
+            "run the same command again to go on (nothing is ingested twice)",
+            EXIT_INTERRUPTED,
+        )
     _print_summary(summary, settings.db_path)
     raise typer.Exit(EXIT_PARTIAL if summary.rejected else EXIT_OK)
 
@@ -149,9 +176,26 @@ def _print_summary(summary, db_path: Path) -> None:
     out.print(table)
     if summary.rejected:
         out.print(
-            f"{summary.rejected} input(s) rejected (each recorded once, with the run that first saw it); see them with:\n"
-            '  newsdedup sql "SELECT source, source_uri, reason, detail FROM rejected_inputs ORDER BY rejected_at DESC"'
+            f"{summary.rejected} input(s) rejected (each recorded once, with the run that first saw it); see them with:",
+            highlight=False,
         )
+        # copy-pasteable: never wrapped, and naming the store unless it is the default one
+        out.print(
+            '  newsdedup sql "SELECT source, source_uri, reason, detail FROM rejected_inputs ORDER BY rejected_at DESC"'
+            + _db_flag(db_path),
+            soft_wrap=True, highlight=False, markup=False,
+        )
+
+
+def _db_flag(db_path: Path) -> str:
+    """`` --db PATH`` for a hint to copy, unless PATH is what a bare command opens anyway."""
+    import shlex
+
+    from storage.store import default_db_path
+
+    if Path(db_path).resolve() == default_db_path().resolve():
+        return ""
+    return f" --db {shlex.quote(str(db_path))}"
 
 
 def _print_flow_summary(result: dict) -> None:
@@ -300,7 +344,7 @@ def stories(
 
 @app.command()
 def story(
-    cluster_id: str = typer.Argument(..., help="A story cluster id (from `newsdedup stories`) or any article id in it."),
+    cluster_id: str = typer.Argument(..., help="A story cluster id (from `newsdedup stories`), any article id in it; the first 6 or more characters of a story id are enough."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Show one story cluster: its articles, outlets, how similar each copy is, and what each copy changed.
@@ -314,12 +358,12 @@ def story(
     def load(con):
         try:
             return load_story(con, cluster_id)
-        except KeyError:
-            return None
+        except KeyError as e:
+            return str(e.args[0])
 
     found = _read(db, load)
-    if not found:
-        _fail(f"no story or article with id {cluster_id!r}", EXIT_USAGE)
+    if isinstance(found, str):
+        _fail(found, EXIT_USAGE)
     _print_story(found)
 
 

@@ -161,6 +161,13 @@ def batches(items: Iterable, size: int, max_bytes: int = BATCH_BYTES) -> Iterato
         yield chunk
 
 
+def _run_error(exc: BaseException) -> str:
+    """What ``ingest_runs.error`` says about a run that stopped on ``exc``."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C or SIGINT); the batches committed before it are kept"
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
 class IngestRun:
     """One ingestion run against one open store: the steps both the CLI and the Prefect flow call.
 
@@ -206,14 +213,16 @@ class IngestRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        error = None
         if exc_type is not None:
             self.summary.status = "failed"
+            error = _run_error(exc)
         else:
             self.summary.status = "partial" if self.summary.rejected else "ok"
         self.summary.seconds = time.perf_counter() - self.started
         try:
             crashpoint("run.before_finish")
-            runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds)
+            runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds, error)
             self._publisher.publish(self.con)
         finally:
             self.con.close()

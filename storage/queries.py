@@ -21,6 +21,9 @@ class QueryFailed(StoreError):
     """An ad-hoc read query failed on its own terms (unknown table or column, bad cast...)."""
 
 
+# the shortest story-id prefix `story` accepts (ids are 16 hex characters)
+MIN_STORY_PREFIX = 6
+
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -108,6 +111,8 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
     Raises:
         KeyError: no such cluster.
     """
+    asked = cluster_id
+    cluster_id = cluster_id.strip().lower()  # ids are lower-case hex; a copied id may not be
     summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
     if not summary:
         # an article id names the story it belongs to
@@ -115,7 +120,7 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
         if row:
             cluster_id = row[0][0]
             summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
-    if not summary and len(cluster_id) >= 6:
+    if not summary and len(cluster_id) >= MIN_STORY_PREFIX:
         # a unique prefix of a story id is enough (ids are 16 hex characters)
         found = con.execute(
             "SELECT DISTINCT cluster_id FROM articles WHERE starts_with(cluster_id, ?) LIMIT 2", [cluster_id]
@@ -123,8 +128,11 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
         if len(found) == 1:
             cluster_id = found[0][0]
             summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
+        elif found:
+            raise KeyError(f"{asked!r} is the start of several story ids; give more of its characters")
     if not summary:
-        raise KeyError(f"no story cluster {cluster_id!r}")
+        short = f" (a prefix needs at least {MIN_STORY_PREFIX} of the id's 16 characters)" if len(cluster_id) < MIN_STORY_PREFIX else ""
+        raise KeyError(f"no story or article with id {asked!r}{short}")
     articles = _dicts(
         con.execute(
             """
