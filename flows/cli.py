@@ -145,7 +145,11 @@ def ingest(
         _fail(str(e))
     except ValueError as e:
         _fail(str(e), EXIT_USAGE)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Exception) as e:
+        from storage.store import is_interrupt
+
+        if not is_interrupt(e):
+            raise
         _fail(
             "interrupted: every batch committed before it is kept and the run is recorded as failed; "
             "run the same command again to go on (nothing is ingested twice)",

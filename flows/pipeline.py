@@ -42,7 +42,7 @@ from storage.crashpoints import crashpoint
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite
 from storage.locking import open_store_when_free, writer_lock
-from storage.store import store_errors
+from storage.store import is_interrupt, store_errors
 from storage.snapshot import SnapshotPublisher
 
 log = logging.getLogger("newsdedup")
@@ -163,7 +163,7 @@ def batches(items: Iterable, size: int, max_bytes: int = BATCH_BYTES) -> Iterato
 
 def _run_error(exc: BaseException) -> str:
     """What ``ingest_runs.error`` says about a run that stopped on ``exc``."""
-    if isinstance(exc, KeyboardInterrupt):
+    if is_interrupt(exc):
         return "interrupted (Ctrl-C or SIGINT); the batches committed before it are kept"
     return f"{type(exc).__name__}: {exc}"[:1000]
 

@@ -156,6 +156,15 @@ def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | 
     return value
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C / SIGINT: Python's KeyboardInterrupt, or DuckDB's way of
+    reporting that signal when it arrives during a query (the query stops and DuckDB raises
+    InterruptException, or RuntimeError "Query interrupted" from a COMMIT)."""
+    if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip() == "Query interrupted"
+
+
 def user_memory_budget() -> str:
     """The budget the user fixed with $NEWSDEDUP_DUCKDB_MEMORY ('' when unset): never raised."""
     return os.environ.get("NEWSDEDUP_DUCKDB_MEMORY", "").strip()

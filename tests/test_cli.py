@@ -108,7 +108,60 @@ def test_stories_and_story(dump_dir: Path, tmp_path: Path):
     shown = run("story", cluster, "--db", str(db))
     assert shown.exit_code == 0, shown.output
     assert run("story", cluster[:8], "--db", str(db)).output == shown.output  # a unique prefix is enough
+    assert run("story", cluster.upper(), "--db", str(db)).output == shown.output  # a copied id in capitals too
+    short = run("story", cluster[:5], "--db", str(db))
+    assert short.exit_code == 2 and "at least 6" in short.output  # says why a short prefix is not tried
     assert "canonical" in shown.output and "near" in shown.output and "new headline" in shown.output
+
+
+def test_rejected_inputs_hint_queries_the_store_just_written(dump_dir: Path, tmp_path: Path):
+    db = tmp_path / "my store.duckdb"
+    result = run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
+    assert result.exit_code == 3
+    hint = next(line for line in result.output.splitlines() if "newsdedup sql" in line)
+    # the whole command on one line, naming this store (quoted: its path has a space)
+    assert hint.strip().endswith(f"--db '{db}'"), hint
+    assert hint.count('"') == 2 and "rejected_inputs" in hint
+
+
+def test_interrupted_run_is_recorded_with_its_reason(dump_dir: Path, tmp_path: Path):
+    from flows.pipeline import IngestSettings, ingest
+
+    db = tmp_path / "news.duckdb"
+
+    def interrupt(_n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest([str(dump_dir)], IngestSettings(db_path=db, workers=0, batch_size=1), on_progress=interrupt)
+    status, error = query(db, "SELECT status, error FROM ingest_runs")[0]
+    assert status == "failed" and error.startswith("interrupted")
+    # and the next run goes on from what was committed
+    assert run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q").exit_code == 3
+    assert query(db, "SELECT count(*) FROM articles") == [(4,)]
+
+
+def test_duckdb_reports_ctrl_c_as_an_interrupt():
+    """SIGINT during a query reaches us as DuckDB's exception, not KeyboardInterrupt."""
+    import threading
+
+    import duckdb
+
+    from storage.store import is_interrupt
+
+    con = duckdb.connect()
+    timer = threading.Timer(0.3, con.interrupt)
+    timer.start()
+    with pytest.raises(Exception) as caught:
+        con.execute("SELECT count(*) FROM range(10000000000) a, range(10) b WHERE a.range % 7 = b.range").fetchall()
+    timer.join()
+    assert is_interrupt(caught.value)
+    assert not is_interrupt(RuntimeError("disk full")) and not is_interrupt(ValueError("Query interrupted"))
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.startswith("newsdedup ")
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path):
