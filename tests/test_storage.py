@@ -231,6 +231,28 @@ def test_second_writer_gets_a_clear_busy_error(tmp_path):
     assert "busy" in result.stdout and str(path) in result.stdout
 
 
+def test_reader_of_a_store_without_snapshot_yet_is_told_to_retry(tmp_path):
+    """A store's first ingest holds the file and has not published a snapshot yet: the reader's
+    error says so, instead of implying that reads must wait for the writer to finish."""
+    path = tmp_path / "new.duckdb"
+    con = open_store(path)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from storage.store import StoreError, open_store
+        try:
+            open_store({str(path)!r}, read_only=True)
+        except StoreError as exc:
+            print(exc)
+            sys.exit(3)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(_repo_root()))
+    con.close()
+    assert result.returncode == 3, result.stderr
+    assert "busy" in result.stdout and "new.snapshot.duckdb" in result.stdout and "retry in a moment" in result.stdout
+
+
 def test_default_db_path(monkeypatch, tmp_path):
     monkeypatch.delenv("NEWSDEDUP_DB", raising=False)
     assert str(default_db_path()) == "data/news.duckdb"
