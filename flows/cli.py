@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+PIPED_WIDTH = 160
+
 app = typer.Typer(
     help=__doc__,
     no_args_is_help=True,
@@ -28,6 +31,10 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 out = Console()
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    # piped into a file, less or grep: rich would assume 80 columns and wrap every cell of a
+    # wide table (stories, sql) over several lines; $COLUMNS still decides when set
+    out = Console(width=PIPED_WIDTH)
 err = Console(stderr=True)
 
 DbOption = typer.Option(
@@ -271,7 +278,7 @@ def sql(
     from storage.queries import QueryFailed, QueryRefused, run_readonly_sql
     from storage.store import StoreError
 
-    _check_format(format)
+    format = _check_format(format)
     path = _db(db)
     try:
         columns, rows = run_readonly_sql(path, query)
@@ -282,9 +289,11 @@ def sql(
     _emit(columns, rows, format)
 
 
-def _check_format(format: str) -> None:
-    if format not in ("table", "csv", "json"):
+def _check_format(format: str) -> str:
+    """The --format value, lower-cased (CSV works too); a usage error when it is none of them."""
+    if format.lower() not in ("table", "csv", "json"):
         _fail(f"--format must be table, csv or json (not {format!r})", EXIT_USAGE)
+    return format.lower()
 
 
 def _minute(value):
@@ -301,6 +310,10 @@ def _json_safe(value):
     # JSON has no NaN or Infinity (SELECT 1/0 gives inf)
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
+    if isinstance(value, (bytes, bytearray, memoryview)):  # a BLOB (e.g. a signature): hex, not a Python repr
+        return bytes(value).hex()
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
     return value
 
 
@@ -337,10 +350,11 @@ def stories(
     """
     from storage.queries import top_stories
 
-    _check_format(format)
+    format = _check_format(format)
     found = _read(db, lambda con: top_stories(con, limit))
     columns = ["cluster_id", "size", "n_sources", "title", "sources", "first_seen", "last_seen"]
-    rows = [tuple(_plain(s[c]) for c in columns) for s in found]
+    # JSON keeps the outlets a list, as `sql ... -f json` gives them; a table or CSV cell joins them
+    rows = [tuple(s[c] if format == "json" else _plain(s[c]) for c in columns) for s in found]
     if format == "table":  # minutes are enough on a terminal; csv/json keep full timestamps
         rows = [r[:5] + tuple(_minute(v) for v in r[5:]) for r in rows]
     _emit(columns, rows, format)

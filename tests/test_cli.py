@@ -105,6 +105,11 @@ def test_stories_and_story(dump_dir: Path, tmp_path: Path):
     cluster = query(db, "SELECT cluster_id FROM stories ORDER BY size DESC LIMIT 1")[0][0]
     listing = run("stories", "--db", str(db), "--format", "csv")
     assert cluster in listing.stdout
+    # JSON keeps lists as lists (as `sql -f json` does), BLOBs as hex; the format's case is free
+    top = json.loads(run("stories", "--db", str(db), "-f", "JSON").stdout.splitlines()[0])
+    assert top["cluster_id"] == cluster and isinstance(top["sources"], list) and len(top["sources"]) == top["n_sources"]
+    sig = json.loads(run("sql", "SELECT signature FROM minhash_signatures LIMIT 1", "--db", str(db), "-f", "json").stdout)
+    assert len(bytes.fromhex(sig["signature"])) == 128 * 4
     shown = run("story", cluster, "--db", str(db))
     assert shown.exit_code == 0, shown.output
     assert run("story", cluster[:8], "--db", str(db)).output == shown.output  # a unique prefix is enough
