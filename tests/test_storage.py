@@ -211,21 +211,26 @@ def test_garbage_and_foreign_files_are_refused(tmp_path):
         open_store(tmp_path / "missing.duckdb", read_only=True)
 
 
-def test_second_writer_gets_a_clear_busy_error(tmp_path):
-    path = tmp_path / "busy.duckdb"
-    con = open_store(path)
+def _open_in_another_process(path, read_only: bool = False) -> subprocess.CompletedProcess:
+    """open_store(path) in a new process: exit 3 with the StoreError's message on stdout."""
     script = textwrap.dedent(
         f"""
         import sys
         from storage.store import StoreError, open_store
         try:
-            open_store({str(path)!r})
+            open_store({str(path)!r}, read_only={read_only!r})
         except StoreError as exc:
             print(exc)
             sys.exit(3)
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(_repo_root()))
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(_repo_root()))
+
+
+def test_second_writer_gets_a_clear_busy_error(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    con = open_store(path)
+    result = _open_in_another_process(path)
     con.close()
     assert result.returncode == 3, result.stderr
     assert "busy" in result.stdout and str(path) in result.stdout
@@ -236,18 +241,7 @@ def test_reader_of_a_store_without_snapshot_yet_is_told_to_retry(tmp_path):
     error says so, instead of implying that reads must wait for the writer to finish."""
     path = tmp_path / "new.duckdb"
     con = open_store(path)
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from storage.store import StoreError, open_store
-        try:
-            open_store({str(path)!r}, read_only=True)
-        except StoreError as exc:
-            print(exc)
-            sys.exit(3)
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(_repo_root()))
+    result = _open_in_another_process(path, read_only=True)
     con.close()
     assert result.returncode == 3, result.stderr
     assert "busy" in result.stdout and "new.snapshot.duckdb" in result.stdout and "retry in a moment" in result.stdout
