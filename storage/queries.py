@@ -24,6 +24,7 @@ class QueryFailed(StoreError):
 # the shortest story-id prefix `story` accepts (ids are 16 hex characters)
 MIN_STORY_PREFIX = 6
 
+
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -109,7 +110,8 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
         removed_lines (count).
 
     Raises:
-        KeyError: no such cluster.
+        KeyError: no such cluster, or a prefix that several story ids start with; its message
+            says which, for the user.
     """
     asked = cluster_id
     cluster_id = cluster_id.strip().lower()  # ids are lower-case hex; a copied id may not be
@@ -121,7 +123,7 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
             cluster_id = row[0][0]
             summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
     if not summary and len(cluster_id) >= MIN_STORY_PREFIX:
-        # a unique prefix of a story id is enough (ids are 16 hex characters)
+        # a unique prefix of a story id is enough
         found = con.execute(
             "SELECT DISTINCT cluster_id FROM articles WHERE starts_with(cluster_id, ?) LIMIT 2", [cluster_id]
         ).fetchall()

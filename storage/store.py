@@ -366,15 +366,14 @@ def _connect_checked(
     except duckdb.Error as exc:
         error = _store_error_from(path, exc, read_only)
         snapshot = snapshot_path(path)
-        if read_only and snapshot_fallback and "is busy" in str(error) and not snapshot.exists():
-            # the usual case: a store's first ingest, before its first batch is published
+        if not (read_only and snapshot_fallback and "is busy" in str(error)):
+            raise error from exc
+        if not snapshot.exists():  # the usual case: a store's first ingest, before its first publish
             raise StoreError(
                 f"{error} Readers use the snapshot {snapshot.name} that a writer publishes after its "
                 "first committed batch; this store has none yet, so retry in a moment (unless that "
                 "writer runs with NEWSDEDUP_SNAPSHOT=off)."
             ) from exc
-        if not (read_only and snapshot_fallback and "is busy" in str(error)):
-            raise error from exc
         # a writer holds the file: answer from the snapshot it publishes (storage/snapshot.py)
         try:
             con = _connect_reader(snapshot, private)
