@@ -155,11 +155,20 @@ def test_duckdb_reports_ctrl_c_as_an_interrupt():
     from storage.store import is_interrupt
 
     con = duckdb.connect()
-    timer = threading.Timer(0.3, con.interrupt)
-    timer.start()
-    with pytest.raises(Exception) as caught:
-        con.execute("SELECT count(*) FROM range(10000000000) a, range(10) b WHERE a.range % 7 = b.range").fetchall()
-    timer.join()
+    done = threading.Event()
+
+    def interrupt_until_done():  # an interrupt that lands before the query starts is lost: repeat it
+        while not done.wait(0.2):
+            con.interrupt()
+
+    interrupter = threading.Thread(target=interrupt_until_done)
+    interrupter.start()
+    try:
+        with pytest.raises(Exception) as caught:
+            con.execute("SELECT count(*) FROM range(10000000000) a, range(10) b WHERE a.range % 7 = b.range").fetchall()
+    finally:
+        done.set()
+        interrupter.join()
     assert is_interrupt(caught.value)
     assert not is_interrupt(RuntimeError("disk full")) and not is_interrupt(ValueError("Query interrupted"))
 
