@@ -76,13 +76,14 @@ def store_batch(
     batch = BatchWrite(articles=[], links=[], merges=[], rejections=rejections, boilerplate_counts=[])
     if signed is not None and signed.articles:
         _link_batch(con, signed, config, settings, summary, batch, recent)
-    inserted = write_batch(con, batch, summary.run_id)
+    written = write_batch(con, batch, summary.run_id)
     if signed is not None:
         recent.remember(
-            {s.article_id: s.shingles for s in signed.articles if s.article_id in inserted and s.shingles is not None},
+            {s.article_id: s.shingles for s in signed.articles if s.article_id in written.inserted and s.shingles is not None},
             rewritten=[r.article_id for r in batch.rewrites],
         )
     summary.rejected += len(rejections)
+    summary.rejected_new += written.rejections_recorded
     summary.rejected_by_reason.update(r.reason for r in rejections)
     log.info(
         "batch stored: %d new, %d exact dups, %d near dups, %d rejected",

@@ -3,7 +3,8 @@
 Quick start: `newsdedup ingest samples/`, then `newsdedup stories`, `newsdedup story ID` or
 `newsdedup sql "SELECT title, size FROM stories ORDER BY size DESC LIMIT 10"`.
 The database is `--db`, else `$NEWSDEDUP_DB`, else `./data/news.duckdb`.
-Exit codes: 0 ok, 3 partial (some inputs rejected, see `rejected_inputs`), 2 usage error, 1 failure.
+Exit codes: 0 ok, 3 partial (inputs rejected for the first time, see `rejected_inputs`), 2 usage
+error, 1 failure, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from flows.pipeline import IngestSummary
 
 PIPED_WIDTH = 160
 
@@ -117,8 +121,9 @@ def ingest(
     """Ingest raw article dumps: clean, deduplicate into story clusters, store in DuckDB.
 
     Re-running on the same inputs adds nothing. Bad inputs are recorded in `rejected_inputs`
-    and the run goes on. Exit code 0: all ingested; 3: some inputs rejected; 2: usage error
-    (nothing written); 1: failure.
+    and the run goes on. Exit code 0: all ingested (or rejected by an earlier run already);
+    3: inputs rejected for the first time; 2: usage error (nothing written); 1: failure;
+    130: interrupted (committed batches are kept).
 
     Example: `newsdedup ingest samples/ --db data/news.duckdb`
     """
@@ -138,7 +143,7 @@ def ingest(
             with temporary_prefect_api():
                 result = ingest_flow(paths, source=source, threshold=threshold, db_path=str(settings.db_path), batch_size=batch_size)
             _print_flow_summary(result)
-            raise typer.Exit(EXIT_PARTIAL if result.get("rejected") else EXIT_OK)
+            raise typer.Exit(EXIT_PARTIAL if result.get("status") == "partial" else EXIT_OK)
         total = None if quiet else count_inputs(paths)
         with Progress(
             TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -163,7 +168,13 @@ def ingest(
             EXIT_INTERRUPTED,
         )
     _print_summary(summary, settings.db_path)
-    raise typer.Exit(EXIT_PARTIAL if summary.rejected else EXIT_OK)
+    raise typer.Exit(exit_code(summary))
+
+
+def exit_code(summary: IngestSummary) -> int:
+    """3 (partial) when the run recorded a rejected input for the first time, else 0: an input
+    rejected by an earlier run and still in the folder is counted, not reported again."""
+    return EXIT_PARTIAL if summary.status == "partial" else EXIT_OK
 
 
 def _print_summary(summary, db_path: Path) -> None:
@@ -181,15 +192,17 @@ def _print_summary(summary, db_path: Path) -> None:
         ("learned boilerplate lines removed", summary.learned_lines_removed),
         ("rejected", summary.rejected),
         *((f"  {reason}", n) for reason, n in sorted(summary.rejected_by_reason.items())),
+        *((("  already recorded by an earlier run", known),) if (known := summary.rejected - summary.rejected_new) else ()),
         ("seconds", f"{summary.seconds:.2f}"),
     ]:
         table.add_row(name, str(value))
     out.print(table)
     if summary.rejected:
-        out.print(
-            f"{summary.rejected} input(s) rejected (each recorded once, with the run that first saw it); see them with:",
-            highlight=False,
-        )
+        if summary.rejected_new:
+            what = f"{summary.rejected_new} input(s) rejected for the first time (each recorded once, with the run that saw it)"
+        else:
+            what = f"{summary.rejected} input(s) rejected, all recorded by an earlier run: no new rejection"
+        out.print(f"{what}; see them with:", highlight=False)
         # copy-pasteable: never wrapped, and naming the store unless it is the default one
         out.print(
             '  newsdedup sql "SELECT source, source_uri, reason, detail FROM rejected_inputs ORDER BY rejected_at DESC"'

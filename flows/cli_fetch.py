@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
             hosts.add_row(*(str(v) for v in row.values()))
         cli.out.print(hosts)
         cli.out.print(f"{summary.archived} bodies added to the raw archive")
-        raise typer.Exit(cli.EXIT_PARTIAL if summary.ingest.rejected else cli.EXIT_OK)
+        raise typer.Exit(cli.exit_code(summary.ingest))
 
     @app.command()
     def reprocess(
@@ -124,4 +124,4 @@ def register(app: typer.Typer) -> None:
             cli.out.print(f"merged: {', '.join(parts)} → {cluster}")
         for cluster, parts in report.split[:show]:
             cli.out.print(f"split: {cluster} → {', '.join(parts)}")
-        raise typer.Exit(cli.EXIT_PARTIAL if report.ingest.rejected else cli.EXIT_OK)
+        raise typer.Exit(cli.exit_code(report.ingest))

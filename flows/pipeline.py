@@ -78,7 +78,12 @@ class IngestSettings:
 
 @dataclass
 class IngestSummary:
-    """Counts of one run, as printed by the CLI and published as a Prefect artifact."""
+    """Counts of one run, as printed by the CLI and published as a Prefect artifact.
+
+    ``rejected`` counts every input the run rejected; ``rejected_new`` those recorded for the
+    first time (an input rejected by an earlier run and still in place is counted, not recorded
+    again). A run is ``partial`` only when ``rejected_new`` is not zero.
+    """
 
     run_id: str
     read: int = 0
@@ -88,6 +93,7 @@ class IngestSummary:
     exact_dups: int = 0
     near_dups: int = 0
     rejected: int = 0
+    rejected_new: int = 0
     clusters_merged: int = 0
     learned_lines_removed: int = 0
     seconds: float = 0.0
@@ -103,6 +109,7 @@ class IngestSummary:
             "n_near_dups": self.near_dups,
             "n_rejected": self.rejected,
             "n_clusters_merged": self.clusters_merged,
+            "n_rejected_new": self.rejected_new,
         }
 
 
@@ -218,7 +225,7 @@ class IngestRun:
             self.summary.status = "failed"
             error = _run_error(exc)
         else:
-            self.summary.status = "partial" if self.summary.rejected else "ok"
+            self.summary.status = "partial" if self.summary.rejected_new else "ok"
         self.summary.seconds = time.perf_counter() - self.started
         try:
             crashpoint("run.before_finish")

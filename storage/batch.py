@@ -34,7 +34,7 @@ from storage.arrow_tables import (
 from storage.boilerplate import add_boilerplate_counts
 from storage.crashpoints import crashpoint
 from storage.lsh_index import insert_bands
-from storage.records import ArticleRewrite, BatchWrite, StoredArticle
+from storage.records import ArticleRewrite, BatchWrite, BatchWritten, StoredArticle
 from storage.store import grow_writer_budget, memory_budget_bytes
 from storage.transaction import transaction
 
@@ -72,7 +72,7 @@ _ARTICLE_COLUMNS = (
 )
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) -> set[str]:
+def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) -> BatchWritten:
     """Store one batch atomically: articles (+ removed lines, signatures, band keys), links,
     rejections, boilerplate increments, cluster merges, then canonical flags.
 
@@ -86,7 +86,8 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         run_id: the run writing it (stored on every row).
 
     Returns:
-        The ids of the articles this call inserted (those already stored are skipped).
+        The ids of the articles this call inserted (those already stored are skipped) and how
+        many of the batch's rejections were recorded for the first time.
 
     Raises:
         duckdb.Error: any failure; the whole batch was rolled back.
@@ -95,7 +96,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
     text = sum(len(a.body) for a in batch.articles) + sum(len(r.body) for r in batch.rewrites)
     with _room_for(con, text):
         with transaction(con):
-            inserted = _write_batch(con, batch, run_id, now)
+            written = _write_batch(con, batch, run_id, now)
             crashpoint("batch_write.before_commit")
         crashpoint("batch_write.after_commit")
         # DuckDB checkpoints at a COMMIT only every other batch or so (when its log passed
@@ -108,7 +109,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         if any(len(a.body) > OVERFLOW_BODY_CHARS for a in (*batch.articles, *batch.rewrites)):
             con.execute("CHECKPOINT").fetchall()
     grow_writer_budget(con)
-    return inserted
+    return written
 
 
 def record_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejection], run_id: str) -> int:
@@ -125,7 +126,7 @@ def record_rejections(con: duckdb.DuckDBPyConnection, rejections: Sequence[Rejec
     return _insert_rejections(con, rejections, run_id, datetime.now(UTC))
 
 
-def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str, now: datetime) -> set[str]:
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str, now: datetime) -> BatchWritten:
     unique: dict[str, StoredArticle] = {}
     for article in batch.articles:
         unique.setdefault(article.article_id, article)
@@ -140,10 +141,10 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
     replay = bool(batch.articles) and not new
     if new:
         _insert_article_details(con, new)
-    _insert_rejections(con, batch.rejections, run_id, now)
+    recorded = _insert_rejections(con, batch.rejections, run_id, now)
     crashpoint("batch_write.after_details")
     if replay:
-        return inserted
+        return BatchWritten(frozenset(inserted), recorded)
     links = [link for link in batch.links if link.article_id not in existing]
     if links:
         with registered(con, links_table(links, run_id), "links") as view:
@@ -167,7 +168,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
         if existing or a.cluster_id not in new_ids or a.cluster_id in final
     }
     recompute_canonical(con, touched | set(final.values()))
-    return inserted
+    return BatchWritten(frozenset(inserted), recorded)
 
 
 def _mark_batch_only_canonicals(new: list[StoredArticle]) -> None:

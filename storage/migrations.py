@@ -388,6 +388,18 @@ _V8 += _rebuilt_without_keys(
     ],
 )
 
+# An input rejected by an earlier run and still in place is rejected again by every run over
+# it; only a rejection recorded for the first time makes a run partial (and its exit code 3).
+_V9 = [
+    "ALTER TABLE ingest_runs ADD COLUMN n_rejected_new BIGINT",
+    "COMMENT ON COLUMN ingest_runs.n_rejected_new IS "
+    "'Rejections this run recorded for the first time (the rest of n_rejected were recorded by earlier runs); NULL for runs before schema version 9.'",
+    "COMMENT ON COLUMN ingest_runs.n_rejected IS "
+    "'Inputs rejected by this run, including those an earlier run already recorded (see rejected_inputs).'",
+    "COMMENT ON COLUMN ingest_runs.status IS "
+    "'running | ok | partial (the run recorded rejected inputs for the first time: n_rejected_new > 0) | failed (see error).'",
+]
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
@@ -398,6 +410,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "articles_url_key", tuple(_V_URL_KEY)),
     Migration(7, "backfill_url_key_and_rule_kind", (), _backfill_url_key_and_rule_kind),
     Migration(8, "drop_per_article_indexes", tuple(_V8)),
+    Migration(9, "ingest_runs_new_rejections", tuple(_V9)),
 )
 
 

@@ -97,6 +97,20 @@ class BatchWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchWritten:
+    """What ``write_batch`` stored.
+
+    Attributes:
+        inserted: ids of the articles this write inserted (ids already stored were skipped).
+        rejections_recorded: rejections recorded for the first time; one seen by an earlier
+            run (same source, input, content hash and reason) is not recorded again.
+    """
+
+    inserted: frozenset[str]
+    rejections_recorded: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMatch:
     """A stored article found by a lookup, with what the dedup step needs to decide a link.
 

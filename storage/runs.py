@@ -15,6 +15,7 @@ COUNT_COLUMNS = (
     "n_near_dups",
     "n_rejected",
     "n_clusters_merged",
+    "n_rejected_new",
 )
 
 

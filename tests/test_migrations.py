@@ -95,10 +95,10 @@ def test_v1_store_with_rows_upgrades_and_keeps_them(tmp_path):
         (m.version,) for m in MIGRATIONS
     ]
     assert con.execute("SELECT article_id, body FROM articles").fetchall() == [("a1", "Body")]
-    # v2 added ingest_runs.error at the end; the old row survives with NULL there
-    assert con.execute("SELECT run_id, source, error FROM ingest_runs").fetchall() == [("r1", "wire", None)]
+    # v2 added ingest_runs.error and v9 n_rejected_new at the end; the old row survives with NULLs there
+    assert con.execute("SELECT run_id, source, error, n_rejected_new FROM ingest_runs").fetchall() == [("r1", "wire", None, None)]
     columns = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'ingest_runs' ORDER BY column_index").fetchall()]
-    assert columns[-1] == "error" and columns[0] == "run_id"
+    assert columns[-2:] == ["error", "n_rejected_new"] and columns[0] == "run_id"
     con.close()
 
 

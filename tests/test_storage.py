@@ -85,9 +85,11 @@ def test_retried_batch_adds_nothing(con):
         rejections=[Rejection("wire", "empty.txt", "empty", "0 bytes", None)],
         boilerplate_counts=[("wire", 42, "Follow us", 2)],
     )
-    write_batch(con, batch, "r1")
+    first = write_batch(con, batch, "r1")
+    assert first.inserted == {"a0001", "a0002"} and first.rejections_recorded == 1
     before = counts(con)
-    write_batch(con, batch, "r1")
+    again = write_batch(con, batch, "r1")
+    assert again.inserted == set() and again.rejections_recorded == 0  # a run over the same bad file reports it once
     write_batch(con, batch, "r2")
     assert counts(con) == before
     assert learned_lines(con, "wire", [42]) == {42: 2}  # a replay must not count stories twice
