@@ -294,7 +294,7 @@ def sql(
     format = _check_format(format)
     path = _db(db)
     try:
-        columns, rows = run_readonly_sql(path, query)
+        columns, rows = run_readonly_sql(path, query, decode_json=format == "json")
     except (QueryRefused, QueryFailed) as e:  # the query is the problem, not the store
         _fail(str(e), EXIT_USAGE)
     except StoreError as e:
@@ -327,6 +327,8 @@ def _json_safe(value):
         return bytes(value).hex()
     if isinstance(value, list):
         return [_json_safe(v) for v in value]
+    if isinstance(value, dict):  # a STRUCT or MAP
+        return {str(k): _json_safe(v) for k, v in value.items()}
     return value
 
 

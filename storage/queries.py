@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,19 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tuple]]:
+def _decoded_json(rows: list[tuple], types: list[str]) -> list[tuple]:
+    """Rows with the text of JSON (and JSON[]) columns parsed into Python values."""
+    def parse(text):
+        return None if text is None else json.loads(text)
+
+    decoders = {i: (lambda v: None if v is None else [parse(x) for x in v]) if t == "JSON[]" else parse
+                for i, t in enumerate(types) if t in ("JSON", "JSON[]")}
+    if not decoders:
+        return rows
+    return [tuple(decoders[i](v) if i in decoders else v for i, v in enumerate(row)) for row in rows]
+
+
+def run_readonly_sql(path: str | Path, query: str, decode_json: bool = False) -> tuple[list[str], list[tuple]]:
     """Run one read-only query against the store file and return its result.
 
     The file is opened ``read_only`` and with external file access disabled (no COPY TO,
@@ -40,6 +54,9 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
     Args:
         path: the store file.
         query: exactly one SELECT / WITH / FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN statement.
+        decode_json: give the values of ``JSON`` and ``JSON[]`` columns (e.g.
+            ``dedup_config.settings``) as Python objects instead of the JSON text DuckDB returns,
+            so that JSON output nests them rather than quoting them as strings.
 
     Returns:
         ``(column_names, rows)``.
@@ -68,7 +85,10 @@ def run_readonly_sql(path: str | Path, query: str) -> tuple[list[str], list[tupl
         try:
             cursor = con.execute(query)
             columns = [d[0] for d in cursor.description]
-            return columns, cursor.fetchall()
+            rows = cursor.fetchall()
+            if decode_json:
+                rows = _decoded_json(rows, [str(d[1]) for d in cursor.description])
+            return columns, rows
         except duckdb.Error as exc:
             if is_damage(exc):  # the file is the problem, not the query
                 with store_errors(path):

@@ -106,6 +106,10 @@ def test_sql_is_read_only_and_formats(dump_dir: Path, tmp_path: Path):
     assert csv_out.stdout.splitlines() == ["n", "4"]
     json_out = run("sql", "SELECT reason FROM rejected_inputs ORDER BY reason", "--db", str(db), "-f", "json")
     assert [json.loads(l)["reason"] for l in json_out.stdout.splitlines()] == ["binary", "empty"]
+    # a JSON column nests as JSON (not a string holding JSON); CSV keeps its text
+    settings = json.loads(run("sql", "SELECT settings FROM dedup_config", "--db", str(db), "-f", "json").stdout)["settings"]
+    assert settings["num_perm"] == 128 and settings["threshold"] == 0.8
+    assert '""num_perm"": 128' in run("sql", "SELECT settings FROM dedup_config", "--db", str(db), "-f", "csv").stdout
 
 
 def test_stories_and_story(dump_dir: Path, tmp_path: Path):
