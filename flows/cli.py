@@ -406,17 +406,31 @@ def _print_story(found: dict) -> None:
     articles = found["articles"]
     canonical = next((a for a in articles if a["is_canonical"]), articles[0])
     out.print(f"[bold]{canonical['title']}[/]")
-    out.print(f"story {found['cluster_id']}: {len(articles)} articles from {len(found['sources'])} sources ({', '.join(found['sources'])})")
+    n, n_sources = len(articles), len(found["sources"])
+    out.print(f"story {found['cluster_id']}: {_count(n, 'article')} from {_count(n_sources, 'source')} ({', '.join(found['sources'])})")
     for a in articles:
-        if a["is_canonical"]:
-            how = "canonical"
-        elif a.get("link_kind") is None:  # founded a story that a later bridge merged into this one
-            how = "merged into this story; " + describe_changes(canonical, a)
-        else:
-            how = f"{a['link_kind']} duplicate of {a['duplicate_of']}, similarity {a['similarity']:.3f}; " + describe_changes(canonical, a)
         out.print(f"\n[bold]{a['article_id']}[/]  {a['source']}  {a['source_uri']}")
         out.print(f"  {a['title']}")
-        out.print(f"  {how}; {a['removed_lines']} boilerplate lines removed")
+        out.print(f"  {_how_linked(a, found['cluster_id'], canonical, describe_changes)}; "
+                  f"{_count(a['removed_lines'], 'boilerplate line')} removed")
+
+
+def _how_linked(a: dict, cluster_id: str, canonical: dict, describe_changes) -> str:
+    """How one article belongs to its story: its link (kind, target, similarity), or that it
+    founded the story or a story merged into it; whether it is canonical; what it changed."""
+    if a.get("link_kind") is not None:
+        link = f"{a['link_kind']} duplicate of {a['duplicate_of']}, similarity {a['similarity']:.3f}"
+    elif a["article_id"] == cluster_id:
+        link = "first seen (founded the story)"
+    else:  # founded a story that a later bridge article merged into this one
+        link = "merged into this story"
+    if a["is_canonical"]:  # the earliest published, which need not be the first seen
+        return f"canonical; {link}" if a["article_id"] != cluster_id or a.get("link_kind") else "canonical"
+    return f"{link}; against the canonical: {describe_changes(canonical, a)}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @app.command("export")

@@ -75,6 +75,31 @@ def test_bridge_article_merges_two_stories(tmp_path: Path):
     assert query(db, "SELECT count(*), max(size) FROM stories") == [(1, 3)]
     assert query(db, "SELECT count(*) FROM articles WHERE is_canonical") == [(1,)]
     assert query(db, "SELECT count(*) FROM cluster_merges") == [(1,)]
+    # the absorbed story's founder has no link of its own: `story` says it came in by the merge
+    absorbed = query(db, "SELECT absorbed_cluster_id FROM cluster_merges")[0][0]
+    shown = run("story", absorbed, "--db", str(db)).output
+    assert f"{absorbed}" in shown and "merged into this story" in shown and "3 articles from 2 sources" in shown
+
+
+def test_story_shows_the_link_of_a_canonical_article_that_was_not_first_seen(tmp_path: Path):
+    """The canonical article is the earliest *published*; when it arrived second it is a linked
+    duplicate of the first-seen one, and `story` shows that link (it showed only "canonical",
+    and called the first-seen article "merged")."""
+    paras = prose(11, paragraphs=10)
+    rows = [
+        {"title": "Harbour reopens after storm", "body": "\n\n".join(paras), "url": "https://a.example/1", "published": "2024-08-02T10:00:00Z", "source": "a"},
+        {"title": "Storm-hit harbour reopens", "body": "\n\n".join(paras[:-1]), "url": "https://b.example/1", "published": "2024-08-01T10:00:00Z", "source": "b"},
+    ]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    db = tmp_path / "news.duckdb"
+    run("ingest", str(feed), "--db", str(db), "--workers", "0", "-q")
+    (founder, second), = query(db, "SELECT min_by(article_id, seq), max_by(article_id, seq) FROM articles")
+    assert query(db, f"SELECT is_canonical FROM articles WHERE article_id = '{second}'") == [(True,)]
+    shown = run("story", founder, "--db", str(db)).output
+    assert "first seen (founded the story); against the canonical:" in shown
+    assert f"canonical; near duplicate of {founder}, similarity " in shown
+    assert "merged into this story" not in shown and "2 articles from 2 sources" in shown
 
 
 def test_clean_prints_the_parsed_seed(seed_bytes: bytes, tmp_path: Path):
