@@ -34,11 +34,22 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-out = Console()
+
+
+class _Stdout(Console):
+    """The console for results: when its reader goes away (`| head`), exit 141 quietly, as
+    shells report a writer whose pipe closed (rich itself exits 1, which says "failure")."""
+
+    def on_broken_pipe(self) -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141)
+
+
+out = _Stdout()
 if not out.is_terminal and "COLUMNS" not in os.environ:
     # piped into a file, less or grep: rich would assume 80 columns and wrap every cell of a
     # wide table (stories, sql) over several lines; $COLUMNS still decides when set
-    out = Console(width=PIPED_WIDTH)
+    out = _Stdout(width=PIPED_WIDTH)
 err = Console(stderr=True)
 
 DbOption = typer.Option(
@@ -52,6 +63,7 @@ DbOption = typer.Option(
 # Exit codes, documented in the README.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the output's reader closed early (`| head`)
 
 
 def _print_version(value: bool) -> None:
@@ -508,7 +520,29 @@ _register_web_commands(app)
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except SystemExit as e:
+        # `newsdedup sql ... | head`: the reader went away. Click/typer report that as exit 1
+        # (a failure); say it as shells do for a writer whose pipe closed, quietly
+        if _stdout_closed_early():
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
+        raise e
+
+
+def _stdout_closed_early() -> bool:
+    """Whether stdout's reader has gone (after typer caught the EPIPE, or at the final flush)."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's sign that it caught EPIPE
+        return True
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # nothing more can be written; keep the interpreter's own final flush from complaining
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 if __name__ == "__main__":

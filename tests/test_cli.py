@@ -137,6 +137,23 @@ def test_sql_is_read_only_and_formats(dump_dir: Path, tmp_path: Path):
     assert '""num_perm"": 128' in run("sql", "SELECT settings FROM dedup_config", "--db", str(db), "-f", "csv").stdout
 
 
+@pytest.mark.parametrize("args", [["sql", "SELECT * FROM range(50000)", "-f", "csv"], ["stories"], ["sql", "SELECT 42"]])
+def test_output_into_a_pipe_closed_early_exits_141_quietly(dump_dir: Path, tmp_path: Path, args: list[str]):
+    """`newsdedup sql ... | head -1`: once the reader is gone the command stops quietly with 141
+    (128 + SIGPIPE, as shells report such a writer), not with 1, which means failure. Both
+    output paths: plain writes (CSV, JSON) and rich's console (tables, story)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "news.duckdb"
+    run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
+    cmd = [sys.executable, "-m", "flows.cli", *args, "--db", str(db)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).parents[1])
+    proc.stdout.close()  # the reader is gone before the first line is written
+    assert proc.wait(timeout=120) == 141
+    assert proc.stderr.read() == b""
+
+
 def test_stories_and_story(dump_dir: Path, tmp_path: Path):
     db = tmp_path / "news.duckdb"
     run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
