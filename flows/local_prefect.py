@@ -40,6 +40,10 @@ def temporary_prefect_api() -> Iterator[None]:
         return
     from prefect.server.api.server import SubprocessASGIServer
 
+    # a server that lives for one run has nothing to report; its telemetry heartbeat, which
+    # cannot reach the internet here, also wrote to the server's SQLite file while the run
+    # did and printed "database is locked" tracebacks over the run's output
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     server = SubprocessASGIServer()
     server.start()  # registers its own stop at exit
     os.environ[TEMPORARY_API_ENV] = server.api_url
