@@ -457,7 +457,11 @@ def _read_jsonl_file(found: _Found, source: str | None, limits: _Limits) -> Iter
         return
     with fh:
         try:
-            yield from _records(fh, found.source, found.uri, source, limits)
+            n = 0
+            for n, item in enumerate(_records(fh, found.source, found.uri, source, limits), 1):
+                yield item
+            if n == 0:  # an empty .txt is rejected as empty; a .jsonl with no line is no different
+                yield Rejection(found.source, found.uri, "empty", "no JSON lines: the file is empty or blank", content_hash(b""))
         except (OSError, EOFError, zlib.error) as err:
             # A truncated .jsonl.gz or a file that vanished mid-read: keep what was read.
             yield Rejection(found.source, found.uri, "unreadable", f"read failed after some lines: {err}")

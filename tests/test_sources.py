@@ -403,6 +403,15 @@ def test_jsonl_good_and_bad_lines(tmp_path):
     assert count_inputs([str(path)]) == 8
 
 
+@pytest.mark.parametrize("content", [b"", b"\n  \n\n"])
+def test_jsonl_with_no_line_is_rejected_as_empty(tmp_path, content):
+    """An empty .txt is rejected as `empty`; an empty or blank .jsonl was skipped without a trace."""
+    path = write(tmp_path / "feeds" / "export.jsonl", content)
+    items = list(iter_inputs([str(path)]))
+    assert ids(items) == [("feeds", "export.jsonl", "empty")]
+    assert list(iter_inputs([str(path)])) == items  # the same identity every run: recorded once
+
+
 def test_jsonl_lone_surrogate_escapes_are_malformed(tmp_path):
     # json.loads turns "\ud800" into a lone surrogate that no DuckDB write can hold; the html
     # field crashed the source with UnicodeEncodeError (found by the fuzzer)
