@@ -401,7 +401,7 @@ class Fetcher:
         for info in infos:
             problem = address_problem(info[4][0], self._allowed)
             if problem:
-                raise _Failure("unsafe_url", f"{url}: host {parts.hostname} resolves to {problem}")
+                raise _Failure("unsafe_url", f"{url}: host {parts.hostname} is refused: {problem}")
 
     # -- one request, with retries -----------------------------------------------------
 

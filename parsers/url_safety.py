@@ -105,7 +105,7 @@ def address_problem(address: str, allowed: tuple[Network, ...] = ()) -> str | No
         return None
     if any(ip.version == net.version and ip in net for net in allowed):
         return None
-    return f"{ip} is a {kind} address (set allow_private_hosts to fetch from it)"
+    return f"{ip} is a {kind} address (allow it with --allow-private-host {ip})"
 
 
 def _special_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:

@@ -135,6 +135,7 @@ def test_loopback_needs_allow_private_hosts(site):
     with Fetcher(FetchConfig(**{**FAST, "allow_private_hosts": ()})) as strict:
         got = strict.fetch(site.url("/page.html"), "gazette")
     assert got.reason == "unsafe_url" and "loopback" in got.detail
+    assert "is refused: 127.0.0.1 is a loopback address (allow it with --allow-private-host 127.0.0.1)" in got.detail
 
 
 def test_client_errors_are_not_retried(site, fetcher):
