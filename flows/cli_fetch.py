@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def reprocess(
         db: Optional[Path] = cli.DbOption,
-        into: Optional[Path] = typer.Option(None, "--into", help="New store to write. Default: next to --db, named after it with the UTC time (news.duckdb gives news-reprocessed-20261203T214000.duckdb)."),
+        into: Optional[Path] = typer.Option(None, "--into", help="New store to write (one that exists, e.g. from an interrupted reprocess, is resumed: what it holds is skipped). Default: next to --db, named after it with the UTC time (news.duckdb gives news-reprocessed-20261203T214000.duckdb)."),
         threshold: float = typer.Option(0.8, min=0.05, max=1.0, help="Jaccard similarity at which two articles are one story."),
         batch_size: int = typer.Option(2000, min=1, help="Pages per transaction."),
         rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),

@@ -378,6 +378,7 @@ def reprocess_rows(report: ReprocessReport) -> list[dict[str, object]]:
     return [{"metric": k, "value": v} for k, v in [
         ("pages re-parsed", report.pages),
         ("articles", report.ingest.new),
+        ("already in the new store (an earlier reprocess into it)", report.ingest.already_stored),
         ("rejected", report.ingest.rejected),
         ("bodies changed", len(report.body_changed)),
         ("clusters merged", len(report.merged)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import pytest
@@ -276,6 +278,11 @@ def test_reprocess_reparses_the_archive_offline_and_reports_changes(site, tmp_pa
     assert result.exit_code == 0, result.output
     assert q(same, "SELECT article_id, cluster_id, body FROM articles ORDER BY 1") == q(db, "SELECT article_id, cluster_id, body FROM articles ORDER BY 1")
     assert "bodies changed" in result.output and "merged:" not in result.output
+    # the same --into again resumes it: nothing new, and the report says where the articles are
+    again = runner.invoke(app, ["reprocess", "--db", str(db), "--into", str(same), "-q"])
+    assert again.exit_code == 0, again.output
+    n = q(same, "SELECT count(*) FROM articles")[0][0]
+    assert n and re.search(rf"already in the new store \(an earlier reprocess into it\)\W*{n}\b", again.output)
     # a new rule removes the first paragraph of one story: its body changes, offline
     rules = tmp_path / "rules.toml"
     first_para = q(db, f"SELECT body FROM articles WHERE source_uri = '{site.url('/gazette/a1.html')}'")[0][0].split("\n\n")[0]
