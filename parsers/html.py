@@ -705,8 +705,10 @@ def parse_html(raw: RawArticle, rules: RuleSet) -> Article:
         RemovedLine(r.text, r.rule, r.position, r.evidence, r.kind) for r in line_removed
     ]
     byline = ", ".join(md.authors) if md.authors else None
-    if byline is None:
-        byline = next((byline_of(r.text) for r in line_removed if r.rule == "byline"), None)
+    if byline is None:  # no author in the metadata: a "By ..." line or byline block we removed
+        bylines = (byline_of(r.text.split("\n", 1)[0].strip()) for r in (*line_removed, *ext.removed)
+                   if r.rule in ("byline", "html_byline_block"))
+        byline = next((b for b in bylines if b), None)
     dateline, first = split_dateline(kept[0])
     if dateline is not None:
         kept[0] = first

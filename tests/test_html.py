@@ -71,6 +71,17 @@ def test_jsonld_article_in_a_list_with_string_author_and_type_list():
     assert art.published_at == datetime(2024, 3, 1, tzinfo=UTC)
 
 
+def test_byline_block_gives_the_byline_when_the_metadata_names_no_author():
+    """A page without author metadata: its `<p class="byline">By …</p>` is removed as a byline
+    block and its name kept as the byline, as a text dump's "By …" line is."""
+    art = parse(page(f'<article><p class="byline">By Sam Reporter</p><p>{PROSE}</p><p>{PROSE}</p></article>'))
+    assert art.byline == "Sam Reporter"
+    assert [(r.rule, r.text) for r in art.removed if r.rule == "html_byline_block"] == [("html_byline_block", "By Sam Reporter")]
+    # a byline block that is not a "By <name>" line (an author bio) names nobody
+    bio = parse(page(f'<article><p>{PROSE}</p><div class="author-bio">Sam writes about ports and the sea for us.</div></article>'))
+    assert bio.byline is None
+
+
 def test_broken_jsonld_falls_back_to_meta_tags():
     head = (
         '<script type="application/ld+json">{"@type": "NewsArticle", "headline": </script>'
