@@ -389,7 +389,7 @@ def stories(
 
 @app.command()
 def story(
-    cluster_id: str = typer.Argument(..., help="A story cluster id (from `newsdedup stories`) or any article id in it; the first 6 or more characters of a story id are enough."),
+    cluster_id: str = typer.Argument(..., help="A story cluster id (from `newsdedup stories`) or any article id in it; the first 6 or more characters of either are enough."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Show one story cluster: its articles, outlets, how similar each copy is, and what each copy changed.

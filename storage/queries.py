@@ -121,7 +121,8 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
 
     Args:
         con: open connection.
-        cluster_id: the cluster (its founder's article_id), or the id of any article in it.
+        cluster_id: the cluster (its founder's article_id), or the id of any article in it, or
+            a unique prefix of either (at least ``MIN_STORY_PREFIX`` characters).
 
     Returns:
         The ``stories`` row as a dict plus ``articles``: one dict per article (ordered by seq)
@@ -147,11 +148,17 @@ def story(con: duckdb.DuckDBPyConnection, cluster_id: str) -> dict[str, Any]:
         found = con.execute(
             "SELECT DISTINCT cluster_id FROM articles WHERE starts_with(cluster_id, ?) LIMIT 2", [cluster_id]
         ).fetchall()
+        what = "story ids"
+        if not found:  # or of an article id (`story` prints article ids too): its story
+            what = "article ids in different stories"
+            found = con.execute(
+                "SELECT DISTINCT cluster_id FROM articles WHERE starts_with(article_id, ?) LIMIT 2", [cluster_id]
+            ).fetchall()
         if len(found) == 1:
             cluster_id = found[0][0]
             summary = _dicts(con.execute("SELECT * FROM stories WHERE cluster_id = ?", [cluster_id]))
         elif found:
-            raise KeyError(f"{asked!r} is the start of several story ids; give more of its characters")
+            raise KeyError(f"{asked!r} is the start of several {what}; give more of its characters")
     if not summary:
         short = f" (a prefix needs at least {MIN_STORY_PREFIX} of the id's 16 characters)" if len(cluster_id) < MIN_STORY_PREFIX else ""
         raise KeyError(f"no story or article with id {asked!r}{short}")

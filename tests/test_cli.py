@@ -169,6 +169,8 @@ def test_stories_and_story(dump_dir: Path, tmp_path: Path):
     assert shown.exit_code == 0, shown.output
     assert run("story", cluster[:8], "--db", str(db)).output == shown.output  # a unique prefix is enough
     assert run("story", cluster.upper(), "--db", str(db)).output == shown.output  # a copied id in capitals too
+    member = query(db, f"SELECT article_id FROM articles WHERE cluster_id = '{cluster}' AND article_id <> cluster_id LIMIT 1")[0][0]
+    assert run("story", member[:8], "--db", str(db)).output == shown.output  # a prefix of one of its article ids
     short = run("story", cluster[:5], "--db", str(db))
     assert short.exit_code == 2 and "at least 6" in short.output  # says why a short prefix is not tried
     assert "canonical" in shown.output and "near" in shown.output and "new headline" in shown.output
