@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 PIPED_WIDTH = 160
 
+# Exit codes, documented in the README.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the output's reader closed early (`| head`)
+
 app = typer.Typer(
     help=__doc__,
     no_args_is_help=True,
@@ -41,8 +46,14 @@ class _Stdout(Console):
     shells report a writer whose pipe closed (rich itself exits 1, which says "failure")."""
 
     def on_broken_pipe(self) -> None:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(141)
+        _silence_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: its reader is gone, and the interpreter's final flush would
+    otherwise complain."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 out = _Stdout()
@@ -59,11 +70,6 @@ DbOption = typer.Option(
     help="DuckDB file. Default: $NEWSDEDUP_DB, else ./data/news.duckdb.",
     show_default=False,
 )
-
-# Exit codes, documented in the README.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the output's reader closed early (`| head`)
 
 
 def _print_version(value: bool) -> None:
@@ -204,7 +210,7 @@ def _print_summary(summary, db_path: Path) -> None:
         ("learned boilerplate lines removed", summary.learned_lines_removed),
         ("rejected", summary.rejected),
         *((f"  {reason}", n) for reason, n in sorted(summary.rejected_by_reason.items())),
-        *((("  already recorded by an earlier run", known),) if (known := summary.rejected - summary.rejected_new) else ()),
+        *((("  already recorded by an earlier run", summary.rejected_before),) if summary.rejected_before else ()),
         ("seconds", f"{summary.seconds:.2f}"),
     ]:
         table.add_row(name, str(value))
@@ -413,8 +419,6 @@ def story(
 
 
 def _print_story(found: dict) -> None:
-    from parsers.story_diff import describe_changes
-
     articles = found["articles"]
     canonical = next((a for a in articles if a["is_canonical"]), articles[0])
     out.print(f"[bold]{canonical['title']}[/]")
@@ -423,21 +427,24 @@ def _print_story(found: dict) -> None:
     for a in articles:
         out.print(f"\n[bold]{a['article_id']}[/]  {a['source']}  {a['source_uri']}")
         out.print(f"  {a['title']}")
-        out.print(f"  {_how_linked(a, found['cluster_id'], canonical, describe_changes)}; "
+        out.print(f"  {_how_linked(a, found['cluster_id'], canonical)}; "
                   f"{_count(a['removed_lines'], 'boilerplate line')} removed")
 
 
-def _how_linked(a: dict, cluster_id: str, canonical: dict, describe_changes) -> str:
+def _how_linked(a: dict, cluster_id: str, canonical: dict) -> str:
     """How one article belongs to its story: its link (kind, target, similarity), or that it
     founded the story or a story merged into it; whether it is canonical; what it changed."""
+    from parsers.story_diff import describe_changes
+
+    founded = a.get("link_kind") is None and a["article_id"] == cluster_id
     if a.get("link_kind") is not None:
         link = f"{a['link_kind']} duplicate of {a['duplicate_of']}, similarity {a['similarity']:.3f}"
-    elif a["article_id"] == cluster_id:
+    elif founded:
         link = "first seen (founded the story)"
     else:  # founded a story that a later bridge article merged into this one
         link = "merged into this story"
     if a["is_canonical"]:  # the earliest published, which need not be the first seen
-        return f"canonical; {link}" if a["article_id"] != cluster_id or a.get("link_kind") else "canonical"
+        return "canonical" if founded else f"canonical; {link}"
     return f"{link}; against the canonical: {describe_changes(canonical, a)}"
 
 
@@ -527,7 +534,7 @@ def main() -> None:
         # (a failure); say it as shells do for a writer whose pipe closed, quietly
         if _stdout_closed_early():
             raise SystemExit(EXIT_BROKEN_PIPE) from None
-        raise e
+        raise
 
 
 def _stdout_closed_early() -> bool:
@@ -537,8 +544,7 @@ def _stdout_closed_early() -> bool:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        # nothing more can be written; keep the interpreter's own final flush from complaining
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return True
     except (OSError, ValueError):
         return False

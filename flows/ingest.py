@@ -109,7 +109,7 @@ def summary_table(summary: IngestSummary) -> list[dict[str, object]]:
         ("clusters merged", summary.clusters_merged),
         ("learned boilerplate lines removed", summary.learned_lines_removed),
         ("rejected", summary.rejected),
-        ("rejected, already recorded by an earlier run", summary.rejected - summary.rejected_new),
+        ("rejected, already recorded by an earlier run", summary.rejected_before),
         *((f"rejected: {reason}", n) for reason, n in sorted(summary.rejected_by_reason.items())),
         ("seconds", round(summary.seconds, 2)),
     ]

@@ -100,6 +100,11 @@ class IngestSummary:
     rejected_by_reason: Counter = field(default_factory=Counter)
     status: str = "running"
 
+    @property
+    def rejected_before(self) -> int:
+        """Inputs this run rejected that an earlier run had already recorded."""
+        return self.rejected - self.rejected_new
+
     def as_counts(self) -> dict[str, int]:
         return {
             "n_read": self.read,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,13 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def _decoded_json(rows: list[tuple], types: list[str]) -> list[tuple]:
     """Rows with the text of JSON (and JSON[]) columns parsed into Python values."""
-    def parse(text):
+    def value(text: str | None) -> Any:
         return None if text is None else json.loads(text)
 
-    decoders = {i: (lambda v: None if v is None else [parse(x) for x in v]) if t == "JSON[]" else parse
-                for i, t in enumerate(types) if t in ("JSON", "JSON[]")}
+    def values(texts: list | None) -> list | None:
+        return None if texts is None else [value(t) for t in texts]
+
+    decoders = {i: value if t == "JSON" else values for i, t in enumerate(types) if t in ("JSON", "JSON[]")}
     if not decoders:
         return rows
     return [tuple(decoders[i](v) if i in decoders else v for i, v in enumerate(row)) for row in rows]
