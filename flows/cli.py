@@ -133,6 +133,11 @@ def ingest(
     rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),
     learn_min_stories: int = typer.Option(4, min=2, help="A short line carried by this many stories of a source is learned boilerplate."),
     max_bytes: int = typer.Option(10 * 1024 * 1024, min=1, help="Inputs larger than this are rejected as too_large."),
+    files_per_process: int = typer.Option(
+        20_000, min=0,
+        help="A run over more input files is written by a fresh process per this many files (about "
+        "160 MB of input), so a long backfill's memory stays level; one run and one run row all the same. 0: one process.",
+    ),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect `ingest` flow (ephemeral mode unless PREFECT_API_URL is set)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -152,6 +157,7 @@ def ingest(
     settings = IngestSettings(
         db_path=_db(db), source=source, threshold=threshold, batch_size=batch_size, workers=workers,
         max_bytes=max_bytes, rules_path=rules, learn_min_stories=learn_min_stories,
+        files_per_process=files_per_process,
     )
     try:
         if prefect:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain, islice
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.batch_linking import RecentShingles, store_batch
-from flows.sources import iter_inputs
+from flows.sources import InputFile, input_files, iter_inputs, read_input_file
 from flows.workers import (  # noqa: F401  (re-exported for flows.ingest)
     Learned,
     ParsePool,
@@ -41,7 +41,7 @@ from storage.boilerplate import learned_boilerplate
 from storage.crashpoints import crashpoint
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite
-from storage.locking import open_store_when_free, writer_lock
+from storage.locking import open_store_when_free, writer_lock, writer_timeout
 from storage.store import is_interrupt, store_errors
 from storage.snapshot import SnapshotPublisher
 
@@ -64,6 +64,10 @@ class IngestSettings:
         rules_path: optional TOML file with extra or per-source cleaning rules.
         learn_min_stories: a short line carried by this many stories of one source is
             that source's learned boilerplate.
+        files_per_process: a run over more input files than this (or over more than
+            ``SEGMENT_BYTES_PER_FILE`` times as many bytes) is ingested by a fresh process
+            per segment of that many files, so its peak memory does not grow with its length
+            (``flows.segments``); 0 keeps every run in one process.
     """
 
     db_path: Path
@@ -74,6 +78,7 @@ class IngestSettings:
     max_bytes: int = 10 * 1024 * 1024
     rules_path: Path | None = None
     learn_min_stories: int = 4
+    files_per_process: int = 20_000
 
 
 @dataclass
@@ -100,6 +105,12 @@ class IngestSummary:
     rejected_by_reason: Counter = field(default_factory=Counter)
     status: str = "running"
 
+    def add(self, part: IngestSummary) -> None:
+        """Add the counts of a part of this run (a segment ingested by another process)."""
+        for name in _ADDITIVE_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.rejected_by_reason.update(part.rejected_by_reason)
+
     @property
     def rejected_before(self) -> int:
         """Inputs this run rejected that an earlier run had already recorded."""
@@ -116,6 +127,12 @@ class IngestSummary:
             "n_clusters_merged": self.clusters_merged,
             "n_rejected_new": self.rejected_new,
         }
+
+
+_ADDITIVE_COUNTS = (
+    "read", "new", "new_stories", "already_stored", "exact_dups", "near_dups", "rejected",
+    "rejected_new", "clusters_merged", "learned_lines_removed",
+)
 
 
 def article_id_for(raw: RawArticle) -> str:
@@ -147,7 +164,7 @@ def item_bytes(item: object) -> int:
     return int(getattr(item, "n_bytes", 0) or 0)
 
 
-def batches(items: Iterable, size: int, max_bytes: int = BATCH_BYTES) -> Iterator[list]:
+def batches(items: Iterable, size: int, max_bytes: int = BATCH_BYTES, ramp: bool = True) -> Iterator[list]:
     """Cut the item stream into batches: two small ones first, then `size` each, every batch
     also ending once its items reach `max_bytes` of raw input (at least one item each).
 
@@ -156,9 +173,10 @@ def batches(items: Iterable, size: int, max_bytes: int = BATCH_BYTES) -> Iterato
     batches only learn, and their lines are stripped in the main process at extra cost.
     Small first batches learn a source's furniture early and cheaply. The schedule depends
     only on the items, so the same input always gives the same batches (and the same database).
+    ``ramp=False`` starts with full batches (a later segment of a run, ``flows.segments``).
     """
     it = iter(items)
-    limits = [min(r, size) for r in RAMP_UP]
+    limits = [min(r, size) for r in RAMP_UP] if ramp else []
     chunk: list = []
     held = 0
     for item in it:
@@ -186,8 +204,11 @@ class IngestRun:
     Use as a context manager; the run row is finished (ok / partial / failed) on exit.
     """
 
-    def __init__(self, settings: IngestSettings, paths: list[str], run_id: str | None = None):
+    def __init__(self, settings: IngestSettings, paths: list[str], run_id: str | None = None, *, segment: bool = False):
         self.settings = settings
+        # a segment of a run (``flows.segments``): the run's own process holds the writer turn
+        # and the run row, and this one only writes batches under the run's id
+        self.segment = segment
         self.paths = [str(p) for p in paths]
         self.rules = load_rules(settings.rules_path) if settings.rules_path else RuleSet()
         self.config = DedupConfig.for_threshold(settings.threshold)
@@ -201,6 +222,11 @@ class IngestRun:
         self.first_commit_seconds: float | None = None  # from the run's start to its first commit
 
     def __enter__(self) -> IngestRun:
+        if self.segment:
+            self._lock = ExitStack()
+            self.con = open_store_when_free(self.settings.db_path, time.monotonic() + writer_timeout())
+            self._publisher = SnapshotPublisher(self.settings.db_path)
+            return self
         # writers take turns (storage/locking.py); readers use the snapshot we publish
         self._lock = ExitStack()
         deadline = self._lock.enter_context(writer_lock(self.settings.db_path, what=f"run {self.summary.run_id}"))
@@ -225,6 +251,9 @@ class IngestRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.segment:
+            self.con.close()
+            return
         error = None
         if exc_type is not None:
             self.summary.status = "failed"
@@ -233,12 +262,24 @@ class IngestRun:
             self.summary.status = "partial" if self.summary.rejected_new else "ok"
         self.summary.seconds = time.perf_counter() - self.started
         try:
+            if self.con is None:  # released to a segment process that failed: take it back
+                self.con = open_store_when_free(self.settings.db_path, time.monotonic() + writer_timeout())
             crashpoint("run.before_finish")
             runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds, error)
             self._publisher.publish(self.con)
         finally:
-            self.con.close()
+            if self.con is not None:
+                self.con.close()
             self._lock.close()
+
+    @contextmanager
+    def store_released(self) -> Iterator[None]:
+        """Close the store for the block, in which other processes write this run's segments,
+        then open it again (the writer turn stays ours throughout)."""
+        self.con.close()
+        self.con = None
+        yield
+        self.con = open_store_when_free(self.settings.db_path, time.monotonic() + writer_timeout())
 
     def items(self) -> Iterator[RawArticle | Rejection]:
         """The run's input items in a stable order (raises FileNotFoundError for a missing path)."""
@@ -292,7 +333,9 @@ def ingest(
 
     Re-running on the same inputs adds nothing. A batch is written in one transaction, so a
     run killed at any point leaves whole batches only; the next run skips what is stored.
-    Parsing of the next batch overlaps the writing of the current one.
+    Parsing of the next batch overlaps the writing of the current one. A run over more than
+    ``settings.files_per_process`` files is written by a fresh process per segment of that
+    many files (``flows.segments``): one run, one run row, the same database.
 
     Args:
         paths: files, directories, globs, archives or JSONL exports.
@@ -304,33 +347,52 @@ def ingest(
         FileNotFoundError: a path does not exist (nothing is written).
         storage.store.StoreError: the database cannot be opened, is in use or is damaged.
     """
+    from flows.segments import ingest_segments, segments
+
     run = IngestRun(settings, paths, run_id)
-    items = run.items()
-    first = next(items, None)  # surfaces FileNotFoundError before the store is touched
-    stream = items if first is None else chain([first], items)
-    parser = None
+    parts = segments(input_files(paths, settings.source), settings.files_per_process)  # FileNotFoundError here
+    first = next(parts, [])
+    second = next(parts, None)
+    if second is not None:
+        with store_errors(settings.db_path, only_damage=True), run:
+            ingest_segments(run, chain([first, second], parts), on_progress)
+        return run.summary
+    stream = read_input_files(first, settings.source, settings.max_bytes)
     with store_errors(settings.db_path, only_damage=True), run, relaxed_gc():
-        parser = ParsePool(settings.workers, run.rules, run.config)
-        try:
-            in_flight: deque = deque()
-
-            def dispatch(chunk: list) -> None:
-                fresh, rejections = run.prepare(chunk)
-                in_flight.append((len(chunk), rejections, parser.submit(fresh, run.learned()) if fresh else None))
-
-            chunks = batches(stream, settings.batch_size)
-            for chunk in islice(chunks, 2):
-                dispatch(chunk)
-            while in_flight:
-                n_items, rejections, pending = in_flight.popleft()
-                signed = parser.collect(pending) if pending is not None else None
-                run.store(signed, rejections)
-                nxt = next(chunks, None)
-                if nxt is not None:
-                    dispatch(nxt)
-                if on_progress:
-                    on_progress(n_items)
-        finally:
-            parser.close()
+        ingest_stream(run, stream, on_progress)
     return run.summary
 
+
+def read_input_files(files: Iterable[InputFile], source: str | None, max_bytes: int) -> Iterator[RawArticle | Rejection]:
+    """The items of `files` in order: what ``iter_inputs`` yields for the paths they came from."""
+    return chain.from_iterable(read_input_file(f, source, max_bytes) for f in files)
+
+
+def ingest_stream(run: IngestRun, stream: Iterable, on_progress: Callable[[int], None] | None = None, ramp: bool = True) -> None:
+    """Parse, sign, link and store the items of `stream` batch by batch, into the open `run`.
+
+    Parsing of the next batch overlaps the writing of the current one.
+    """
+    settings = run.settings
+    parser = ParsePool(settings.workers, run.rules, run.config)
+    try:
+        in_flight: deque = deque()
+
+        def dispatch(chunk: list) -> None:
+            fresh, rejections = run.prepare(chunk)
+            in_flight.append((len(chunk), rejections, parser.submit(fresh, run.learned()) if fresh else None))
+
+        chunks = batches(stream, settings.batch_size, ramp=ramp)
+        for chunk in islice(chunks, 2):
+            dispatch(chunk)
+        while in_flight:
+            n_items, rejections, pending = in_flight.popleft()
+            signed = parser.collect(pending) if pending is not None else None
+            run.store(signed, rejections)
+            nxt = next(chunks, None)
+            if nxt is not None:
+                dispatch(nxt)
+            if on_progress:
+                on_progress(n_items)
+    finally:
+        parser.close()
