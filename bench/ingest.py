@@ -86,7 +86,7 @@ def recall(db: Path, dumps: Path, threshold: float = 0.8) -> tuple[float, int]:
     return (hit / pairs if pairs else 1.0), pairs
 
 
-def bench_n(work: Path, n: int, seed: int, baseline: bool = True) -> dict:
+def bench_n(work: Path, n: int, seed: int, baseline: bool = True, extra: list[str] | None = None) -> dict:
     dumps = generate(work, n, seed)
     db = work / f"bench-{n}.duckdb"
     for stale in [*work.glob(f"{db.stem}.*"), *work.glob(f".{db.stem}.*")]:  # store, wal, lock, snapshot, spare
@@ -94,7 +94,7 @@ def bench_n(work: Path, n: int, seed: int, baseline: bool = True) -> dict:
     base = {}
     if baseline:
         base_wall, base_rss, _ = peak_rss([PY, str(ROOT / "bench" / "baseline.py"), str(dumps)])
-    ours_wall, ours_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(dumps), "--db", str(db), "-q"])
+    ours_wall, ours_rss, _ = peak_rss([NEWSDEDUP, "ingest", str(dumps), "--db", str(db), "-q", *(extra or [])])
     if baseline:
         base = {
             "baseline_s": round(base_wall, 2),
@@ -182,7 +182,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-baseline", action="store_true", help="newsdedup only (e.g. a peak-RSS series over several --n)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--files-per-process", type=int, help="passed to newsdedup ingest (default: its own, 20,000)")
     args = ap.parse_args()
+    extra = [] if args.files_per_process is None else ["--files-per-process", str(args.files_per_process)]
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = args.n or [10_000]
     results = []
@@ -190,9 +192,13 @@ def main() -> None:
         results.append({"incremental": bench_incremental(args.work, sizes[0], args.incremental, args.seed)})
     else:
         for n in sizes:
-            results.append(bench_n(args.work, n, args.seed, baseline=not args.no_baseline))
+            results.append(bench_n(args.work, n, args.seed, baseline=not args.no_baseline, extra=extra))
     for r in results:
         print(json.dumps(r))
+    if len(results) > 1 and not args.incremental:
+        # flatness of the peak: each N's peak RSS against the smallest N's, measured in this run
+        first = results[0]["newsdedup_peak_rss_mib"]
+        print(json.dumps({"peak_rss_vs_n%d" % results[0]["n"]: {r["n"]: round(r["newsdedup_peak_rss_mib"] / first, 3) for r in results}}))
 
 
 if __name__ == "__main__":

@@ -225,7 +225,7 @@ class IngestRun:
         if self.segment:
             self._lock = ExitStack()
             self.con = open_store_when_free(self.settings.db_path, time.monotonic() + writer_timeout())
-            self._publisher = SnapshotPublisher(self.settings.db_path)
+            self.publisher = SnapshotPublisher(self.settings.db_path)
             return self
         # writers take turns (storage/locking.py); readers use the snapshot we publish
         self._lock = ExitStack()
@@ -236,7 +236,7 @@ class IngestRun:
             self._lock.close()
             raise
         self.started = time.perf_counter()  # waiting for our turn is not part of the run
-        self._publisher = SnapshotPublisher(self.settings.db_path)
+        self.publisher = SnapshotPublisher(self.settings.db_path)
         try:
             ensure_dedup_config(self.con, self.config.to_dict())
             # we hold the writer lock, so a run still marked running died before its finish
@@ -266,7 +266,7 @@ class IngestRun:
                 self.con = open_store_when_free(self.settings.db_path, time.monotonic() + writer_timeout())
             crashpoint("run.before_finish")
             runs.finish_run(self.con, self.summary.run_id, self.summary.as_counts(), self.summary.status, self.summary.seconds, error)
-            self._publisher.publish(self.con)
+            self.publisher.publish(self.con)
         finally:
             if self.con is not None:
                 self.con.close()
@@ -319,7 +319,7 @@ class IngestRun:
         batch = store_batch(self.con, signed, rejections, self.config, self.settings, self.summary, self._recent_shingles)
         if self.first_commit_seconds is None:
             self.first_commit_seconds = time.perf_counter() - self.started
-        self._publisher.after_batch(self.con)
+        self.publisher.after_batch(self.con)
         return batch
 
 

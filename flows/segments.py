@@ -75,63 +75,107 @@ def ingest_segments(run: IngestRun, parts: Iterable[list[InputFile]], on_progres
     """Ingest each segment of `parts` in a process of its own, into `run` (entered: it holds
     the writer turn and the run row), adding their counts to ``run.summary``.
 
+    The process for the next segment is started while the current one writes its last
+    batches, so its interpreter start-up (~1 s) overlaps with work.
+
     Raises:
         StoreError: a segment failed with it, or its process died (``SegmentDied``).
         KeyboardInterrupt: Ctrl-C (the segment under way stopped first).
     """
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: the point of a segment
+    parts = iter(parts)
+    following = next(parts, None)
+    waiting: SegmentProcess | None = None
     with run.store_released():
-        for number, files in enumerate(parts, 1):
-            _run_segment(ctx, run, files, number, on_progress)
+        try:
+            number = 0
+            while following is not None:
+                files, following = following, next(parts, None)
+                number += 1
+                current = waiting or SegmentProcess(ctx, run)
+                waiting = None
+                current.start_segment(run, files, number)
+
+                def ahead(done: int) -> None:
+                    nonlocal waiting
+                    # the last two batches are under way: start the next segment's process
+                    if following is not None and waiting is None and done >= len(files) - 2 * run.settings.batch_size:
+                        waiting = SegmentProcess(ctx, run)
+
+                committed = IngestSummary(run.summary.run_id)
+                try:
+                    current.watch(committed, on_progress, ahead)
+                finally:
+                    run.summary.add(committed)  # what it committed counts, also if it failed
+        finally:
+            if waiting is not None:
+                waiting.dismiss()
 
 
-def _run_segment(ctx, run: IngestRun, files: list[InputFile], number: int, on_progress) -> None:
-    """Run one segment process to its end; add the counts of what it committed to the run's,
-    also when it fails or dies (it reports them after every batch)."""
-    committed = IngestSummary(run.summary.run_id)
-    try:
-        _watch_segment(ctx, run, files, number, on_progress, committed)
-    finally:
-        run.summary.add(committed)
+class SegmentProcess:
+    """A spawned process that waits for a segment of files, ingests it and reports."""
 
+    def __init__(self, ctx, run: IngestRun):
+        self.conn, child_end = ctx.Pipe()
+        self.proc = ctx.Process(
+            target=segment_main, name="newsdedup-segment",
+            args=(child_end, run.settings, run.paths, run.summary.run_id),
+        )
+        self.proc.start()
+        child_end.close()  # recv() then ends with EOFError once the child is gone
+        self.number, self.files = 0, []
 
-def _watch_segment(ctx, run: IngestRun, files: list[InputFile], number: int, on_progress, committed: IngestSummary) -> None:
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=segment_main, name=f"newsdedup-segment-{number}",
-        args=(sender, run.settings, run.paths, files, run.summary.run_id, number == 1),
-    )
-    proc.start()
-    sender.close()  # the child's end: recv() then ends with EOFError when the child is gone
-    try:
-        while True:
-            try:
-                kind, value = receiver.recv()
-            except EOFError:
-                break
-            if kind == "progress":
-                n_items, counts = value
-                committed.__dict__.update(counts.__dict__)
-                if on_progress:
-                    on_progress(n_items)
-            elif kind == "done":
-                committed.__dict__.update(value.__dict__)
-                proc.join()
-                return
-            else:  # "failed"
-                proc.join()
-                raise value
-    except KeyboardInterrupt:
-        _stop(proc)
-        raise
-    finally:
-        receiver.close()
-    proc.join()
-    raise SegmentDied(
-        f"the process writing segment {number} ({len(files)} files from {files[0].uri}) "
-        f"{_how_it_ended(proc.exitcode)}; the batches committed before it are kept, "
-        "run the same command again to go on"
-    )
+    def start_segment(self, run: IngestRun, files: list[InputFile], number: int) -> None:
+        self.run, self.number, self.files = run, number, files
+        try:
+            # the snapshot publisher goes along, so mid-run publishes keep their pace across segments
+            self.conn.send(("segment", files, number == 1, run.publisher))
+        except OSError:  # it died while waiting: watch() says how
+            pass
+
+    def watch(self, committed: IngestSummary, on_progress: Callable[[int], None] | None, ahead: Callable[[int], None]) -> None:
+        """Relay the segment's progress until it ends; its counts so far go to `committed`."""
+        done = 0
+        try:
+            while True:
+                try:
+                    kind, value = self.conn.recv()
+                except EOFError:
+                    break
+                if kind == "progress":
+                    n_items, counts = value
+                    committed.__dict__.update(counts.__dict__)
+                    done += n_items
+                    if on_progress:
+                        on_progress(n_items)
+                    ahead(done)
+                elif kind == "done":
+                    counts, self.run.publisher = value
+                    committed.__dict__.update(counts.__dict__)
+                    self.proc.join()
+                    return
+                else:  # "failed"
+                    self.proc.join()
+                    raise value
+        except KeyboardInterrupt:
+            _stop(self.proc)
+            raise
+        finally:
+            self.conn.close()
+        self.proc.join()
+        raise SegmentDied(
+            f"the process writing segment {self.number} ({len(self.files)} files from {self.files[0].uri}) "
+            f"{_how_it_ended(self.proc.exitcode)}; the batches committed before it are kept, "
+            "run the same command again to go on"
+        )
+
+    def dismiss(self) -> None:
+        """Let a process that got no segment go (it exits when its pipe closes)."""
+        self.conn.close()
+        self.proc.join(STOP_GRACE_SECONDS)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
 
 
 def _stop(proc) -> None:
@@ -156,23 +200,29 @@ def _how_it_ended(exitcode: int | None) -> str:
     return f"exited with code {exitcode} without reporting"
 
 
-def segment_main(sender, settings: IngestSettings, paths: list[str], files: list[InputFile], run_id: str, ramp: bool) -> None:
-    """Entry point of a segment process: ingest `files` into the run `run_id`, then report."""
+def segment_main(conn, settings: IngestSettings, paths: list[str], run_id: str) -> None:
+    """Entry point of a segment process: wait for a segment, ingest it into the run `run_id`
+    (the store is free by then: the previous segment has ended), then report."""
     from flows.workers import die_with_parent
 
     die_with_parent()
+    try:
+        _, files, ramp, publisher = conn.recv()
+    except (EOFError, KeyboardInterrupt):  # dismissed, or the run stopped first
+        return
     run = IngestRun(settings, paths, run_id, segment=True)
     try:
         stream = read_input_files(files, settings.source, settings.max_bytes)
         with store_errors(settings.db_path, only_damage=True), run, relaxed_gc():
+            run.publisher = publisher
             # the counts so far go with each batch's progress: the run's process keeps what
             # was committed even if this process dies before it reports its end
-            ingest_stream(run, stream, lambda n: sender.send(("progress", (n, run.summary))), ramp=ramp)
-        sender.send(("done", run.summary))
+            ingest_stream(run, stream, lambda n: conn.send(("progress", (n, run.summary))), ramp=ramp)
+        conn.send(("done", (run.summary, run.publisher)))
     except BaseException as exc:  # reported to the run's process, which records and raises it
         try:
-            sender.send(("failed", exc))
+            conn.send(("failed", exc))
         except Exception:  # an exception that does not pickle
-            sender.send(("failed", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            conn.send(("failed", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
-        sender.close()
+        conn.close()
