@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -161,7 +162,11 @@ class ParsePool:
 
     def __init__(self, workers: int, rules: RuleSet, config: DedupConfig):
         self.rules, self.config, self.workers = rules, config, workers
-        self.pool = ProcessPoolExecutor(workers, initializer=_init_worker) if workers > 0 else None
+        # forked, explicitly: a segment process (flows/segments.py) is itself spawned, and its
+        # default start method is then spawn, which re-imports everything in every worker
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker,
+        ) if workers > 0 else None
 
     def submit(self, raws: list[tuple[str, RawArticle]], learned: Learned) -> list[Future] | SignedBatch:
         if self.pool is None:
