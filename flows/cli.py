@@ -124,6 +124,7 @@ def _fail(message: str, code: int = EXIT_FAILED) -> None:
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     paths: list[str] = typer.Argument(..., help="Files, directories (recursive), globs, .zip/.tar/.tar.gz archives or .jsonl exports."),
     db: Optional[Path] = DbOption,
     source: Optional[str] = typer.Option(None, help="Source name for every item. Default: each file's outlet folder (see README)."),
@@ -161,13 +162,19 @@ def ingest(
     )
     try:
         if prefect:
-            from flows.ingest import ingest as ingest_flow
+            _refuse_with_prefect(ctx, "workers", "files_per_process")
+            from flows.ingest import ingest as ingest_flow, summary_from_result
             from flows.local_prefect import temporary_prefect_api
 
             with temporary_prefect_api():
-                result = ingest_flow(paths, source=source, threshold=threshold, db_path=str(settings.db_path), batch_size=batch_size)
-            _print_flow_summary(result)
-            raise typer.Exit(EXIT_PARTIAL if result.get("status") == "partial" else EXIT_OK)
+                result = ingest_flow(
+                    paths, source=source, threshold=threshold, db_path=str(settings.db_path),
+                    batch_size=batch_size, max_bytes=max_bytes, rules_path=str(rules) if rules else None,
+                    learn_min_stories=learn_min_stories,
+                )
+            summary = summary_from_result(result)
+            _print_summary(summary, settings.db_path, title="Prefect flow ingest")
+            raise typer.Exit(exit_code(summary))
         total = None if quiet else count_inputs(paths)
         with Progress(
             TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -201,8 +208,21 @@ def exit_code(summary: IngestSummary) -> int:
     return EXIT_PARTIAL if summary.status == "partial" else EXIT_OK
 
 
-def _print_summary(summary, db_path: Path) -> None:
-    table = Table(title=f"ingest {summary.run_id} → {db_path}", show_header=False)
+def _refuse_with_prefect(ctx: typer.Context, *names: str) -> None:
+    """A usage error for options the Prefect flow does not take, when the user gave them."""
+    # by name: typer carries its own copy of click, whose ParameterSource is not click's
+    given = [n for n in names if getattr(ctx.get_parameter_source(n), "name", "DEFAULT") != "DEFAULT"]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        _fail(
+            f"{flags} cannot be used with --prefect: the flow parses and signs on its task runner "
+            "(2 local processes, or $NEWSDEDUP_DASK_ADDRESS) and writes from the flow's own process",
+            EXIT_USAGE,
+        )
+
+
+def _print_summary(summary, db_path: Path, title: str = "ingest") -> None:
+    table = Table(title=f"{title} {summary.run_id} → {db_path}", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in [
@@ -244,13 +264,6 @@ def _db_flag(db_path: Path) -> str:
     if Path(db_path).resolve() == default_db_path().resolve():
         return ""
     return f" --db {shlex.quote(str(db_path))}"
-
-
-def _print_flow_summary(result: dict) -> None:
-    table = Table(title="ingest (Prefect flow)", show_header=False)
-    for k, v in result.items():
-        table.add_row(str(k), str(v))
-    out.print(table)
 
 
 @app.command()

@@ -60,6 +60,25 @@ BatchSize = Annotated[
     int,
     Field(title="Batch size", description="Articles per task and per transaction.", ge=1, le=100_000),
 ]
+MaxBytes = Annotated[
+    int,
+    Field(title="Size cap (bytes)", description="Inputs larger than this are rejected as too_large.", ge=1),
+]
+RulesPath = Annotated[
+    Optional[str],
+    Field(
+        title="Cleaning rules file",
+        description="A TOML file of extra or per-source cleaning rules, as the worker sees it. Empty: the built-in rules.",
+    ),
+]
+LearnMinStories = Annotated[
+    int,
+    Field(
+        title="Learned boilerplate: stories",
+        description="A short line carried by this many stories of one source is that source's learned boilerplate.",
+        ge=2,
+    ),
+]
 
 
 def _check_template(template: str) -> str:

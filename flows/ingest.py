@@ -32,6 +32,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -45,7 +46,9 @@ from flows.workers import Learned, SignedBatch, parse_and_sign
 from parsers.article import Rejection
 from parsers.rules import RuleSet
 from parsers.signature import DedupConfig
-from flows.deployments import BatchSize, DbPath, Paths, Source, Threshold, resolve_db_path, writer_turn
+from flows.deployments import (
+    BatchSize, DbPath, LearnMinStories, MaxBytes, Paths, RulesPath, Source, Threshold, resolve_db_path, writer_turn,
+)
 from storage.run_history import largest_stories_of_run
 
 
@@ -95,25 +98,47 @@ def store_batch(run: IngestRun, signed: SignedBatch | None, rejections: list[Rej
     return counts
 
 
+# the summary's counts as the artifact's rows: (label, IngestSummary attribute)
+_SUMMARY_ROWS = (
+    ("run_id", "run_id"),
+    ("status", "status"),
+    ("read", "read"),
+    ("new articles", "new"),
+    ("new stories", "new_stories"),
+    ("already stored", "already_stored"),
+    ("exact duplicates", "exact_dups"),
+    ("near duplicates", "near_dups"),
+    ("clusters merged", "clusters_merged"),
+    ("learned boilerplate lines removed", "learned_lines_removed"),
+    ("rejected", "rejected"),
+    ("rejected, already recorded by an earlier run", "rejected_before"),
+)
+_REASON_PREFIX = "rejected: "
+
+
 def summary_table(summary: IngestSummary) -> list[dict[str, object]]:
     """The run summary as rows for a Prefect table artifact."""
     rows = [
-        ("run_id", summary.run_id),
-        ("status", summary.status),
-        ("read", summary.read),
-        ("new articles", summary.new),
-        ("new stories", summary.new_stories),
-        ("already stored", summary.already_stored),
-        ("exact duplicates", summary.exact_dups),
-        ("near duplicates", summary.near_dups),
-        ("clusters merged", summary.clusters_merged),
-        ("learned boilerplate lines removed", summary.learned_lines_removed),
-        ("rejected", summary.rejected),
-        ("rejected, already recorded by an earlier run", summary.rejected_before),
-        *((f"rejected: {reason}", n) for reason, n in sorted(summary.rejected_by_reason.items())),
+        *((label, getattr(summary, name)) for label, name in _SUMMARY_ROWS),
+        *((_REASON_PREFIX + reason, n) for reason, n in sorted(summary.rejected_by_reason.items())),
         ("seconds", round(summary.seconds, 2)),
     ]
     return [{"metric": k, "value": v} for k, v in rows]
+
+
+def summary_from_result(result: dict[str, object]) -> IngestSummary:
+    """The run summary back from what the flow returns (``summary_table`` as a dict), so a
+    caller of the flow (``newsdedup ingest --prefect``) reports it as a run in its process does."""
+    summary = IngestSummary(run_id=str(result["run_id"]))
+    for label, name in _SUMMARY_ROWS:
+        if name not in ("run_id", "rejected_before"):
+            setattr(summary, name, result[label])
+    summary.rejected_new = summary.rejected - int(result[_SUMMARY_ROWS[-1][0]])
+    summary.rejected_by_reason.update(
+        {label[len(_REASON_PREFIX):]: n for label, n in result.items() if label.startswith(_REASON_PREFIX)}
+    )
+    summary.seconds = float(result["seconds"])
+    return summary
 
 
 def task_runner():
@@ -136,6 +161,9 @@ def ingest(
     threshold: Threshold = 0.8,
     db_path: DbPath = None,
     batch_size: BatchSize = 2000,
+    max_bytes: MaxBytes = 10 * 1024 * 1024,
+    rules_path: RulesPath = None,
+    learn_min_stories: LearnMinStories = 4,
 ) -> dict[str, object]:
     """Ingest raw article dumps (files, directories, globs, archives, JSONL) into DuckDB.
 
@@ -145,6 +173,9 @@ def ingest(
         threshold: Jaccard similarity at which two articles are the same story.
         db_path: the DuckDB file (default: $NEWSDEDUP_DB or ./data/news.duckdb).
         batch_size: articles per task and per transaction.
+        max_bytes: inputs larger than this are rejected as ``too_large``.
+        rules_path: a TOML file of extra or per-source cleaning rules (default: built-in rules only).
+        learn_min_stories: a short line carried by this many stories of one source is learned boilerplate.
 
     Returns:
         The run summary as a dict (also published as the `ingest-summary` table artifact).
@@ -155,6 +186,9 @@ def ingest(
         source=source,
         threshold=threshold,
         batch_size=batch_size,
+        max_bytes=max_bytes,
+        rules_path=Path(rules_path) if rules_path else None,
+        learn_min_stories=learn_min_stories,
     )
     run = IngestRun(settings, paths)
     units = read_units(paths, source, batch_size)  # a missing path fails here, before the writer turn

@@ -305,3 +305,32 @@ def test_exit_codes_of_every_command(dump_dir: Path, tmp_path: Path):
     con.close()
     result = runner.invoke(app, ["reprocess", "--db", str(db), "--into", str(tmp_path / "r2.duckdb"), "-q"])
     assert result.exit_code == 3, result.output
+
+
+def test_cli_prefect_refuses_options_the_flow_does_not_take(tmp_path: Path, dump_dir: Path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    db = tmp_path / "news.duckdb"
+    result = CliRunner().invoke(app, ["ingest", str(dump_dir), "--db", str(db), "--prefect", "--workers", "1"])
+    assert result.exit_code == 2
+    assert "--workers cannot be used with --prefect" in result.output
+    assert not db.exists()
+
+
+def test_the_flow_summary_reads_back_as_the_run_summary():
+    """What the flow returns (its artifact's rows) gives back the summary the CLI prints."""
+    from collections import Counter
+
+    from flows.ingest import summary_from_result, summary_table
+    from flows.pipeline import IngestSummary
+
+    summary = IngestSummary(
+        run_id="20261204T000000Z-abcdef", read=40, new=30, new_stories=12, already_stored=3,
+        exact_dups=9, near_dups=9, rejected=7, rejected_new=5, clusters_merged=2,
+        learned_lines_removed=11, seconds=3.25, rejected_by_reason=Counter(binary=3, too_large=4),
+        status="partial",
+    )
+    result = {row["metric"]: row["value"] for row in summary_table(summary)}
+    assert summary_from_result(result) == summary

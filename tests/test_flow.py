@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import query, synthetic_dumps
+from tests.conftest import dump, prose, query, synthetic_dumps
 
 pytestmark = pytest.mark.slow
 
@@ -64,3 +64,34 @@ def test_dask_task_runner_on_two_workers_writes_the_same_database(prefect_backen
         )]
 
     assert contents(dask_db) == contents(default_db)
+
+
+def test_cli_prefect_passes_the_runs_options_to_the_flow_and_reports_like_a_local_run(prefect_backend, dump_dir: Path, tmp_path: Path):
+    """`newsdedup ingest --prefect` honours --rules, --max-bytes and --learn-min-stories (they are
+    flow parameters), prints the same summary as a run in the CLI's process, with the hint to see
+    the rejections, and exits 3 for first-time rejections."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    paragraphs = prose(1)
+    puzzle = "Puzzle corner: the answer to yesterday's crossword is printed on the back page of this section."
+    paragraphs.insert(5, puzzle)
+    (dump_dir / "mirror" / "council.txt").write_bytes(dump("Council approves harbour budget", paragraphs))
+    (dump_dir / "archive").mkdir()
+    (dump_dir / "archive" / "long.txt").write_bytes(dump("A very long read", prose(2, paragraphs=200)))
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "puzzle_corner"\nkind = "promo"\npattern = "^Puzzle corner:.*"\n')
+    db = tmp_path / "news.duckdb"
+
+    result = CliRunner().invoke(app, [
+        "ingest", str(dump_dir), "--db", str(db), "--prefect", "-q",
+        "--rules", str(rules), "--max-bytes", "40000", "--learn-min-stories", "2",
+    ])
+    assert result.exit_code == 3, result.output
+    assert "Prefect flow ingest" in result.output
+    assert "too_large" in result.output and "rejected for the first time" in result.output
+    assert 'newsdedup sql "SELECT source, source_uri, reason' in result.output
+    assert query(db, "SELECT line, rule FROM removed_lines WHERE rule = 'puzzle_corner'") == [(puzzle, "puzzle_corner")]
+    assert query(db, "SELECT reason FROM rejected_inputs WHERE source_uri LIKE '%long.txt'") == [("too_large",)]
+
