@@ -228,6 +228,8 @@ def default_db_path() -> Path:
 def _store_error_from(path: Path, exc: duckdb.Error, read_only: bool) -> StoreError:
     """Translate a DuckDB connect error into a StoreError with advice."""
     message = str(exc)
+    if is_out_of_memory(exc):
+        return StoreError(out_of_memory_message(path, exc))
     if "Could not set lock" in message or "Conflicting lock" in message:
         holder = message.split("Conflicting lock is held in", 1)[-1].split(". See also")[0].strip()
         detail = f" (held by {holder})" if "Conflicting lock" in message else ""
@@ -286,6 +288,8 @@ def store_errors(path: str | Path, only_damage: bool = False) -> Iterator[None]:
     try:
         yield
     except duckdb.Error as exc:
+        if is_out_of_memory(exc):
+            raise StoreError(out_of_memory_message(path, exc)) from exc
         if only_damage and not is_damage(exc):
             raise
         if is_damage(exc):
@@ -294,6 +298,33 @@ def store_errors(path: str | Path, only_damage: bool = False) -> Iterator[None]:
                 "(newsdedup import) or move it aside; it was not modified."
             ) from exc
         raise StoreError(f"query on store {path} failed: {_one_line(str(exc))}") from exc
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB failed for want of memory in its budget: an OutOfMemoryException, or a
+    COMMIT that could not allocate a block (DuckDB reports that as a TransactionContext error)."""
+    message = str(exc)
+    return isinstance(exc, duckdb.OutOfMemoryException) or (
+        isinstance(exc, duckdb.Error) and ("Out of Memory Error" in message or "could not allocate block" in message)
+    )
+
+
+def out_of_memory_message(path: str | Path, exc: BaseException) -> str:
+    """What to do when DuckDB ran out of its memory budget on the store at `path`."""
+    what = str(exc).split("\n", 1)[0].strip()  # "Out of Memory Error: failed to allocate ... (x/y used)"
+    fixed = user_memory_budget()
+    if fixed:
+        advice = f"within NEWSDEDUP_DUCKDB_MEMORY={fixed}: raise it, or unset it for a budget that grows with the store"
+    else:
+        advice = (
+            f"beyond the budget newsdedup gives DuckDB (a writer: {WRITER_MEMORY_MB} MB + "
+            f"{WRITER_INDEX_BYTES_PER_ARTICLE} B per stored article; a reader: {READER_MEMORY}): "
+            "set NEWSDEDUP_DUCKDB_MEMORY to a larger size, e.g. 2GB"
+        )
+    return (
+        f"DuckDB ran out of memory on store {path} ({what}), {advice}. An ingest keeps every "
+        "batch it committed before: run it again to go on."
+    )
 
 
 def open_store(
@@ -346,6 +377,8 @@ def open_store(
         apply_migrations(con)
     except duckdb.Error as exc:
         con.close()
+        if is_out_of_memory(exc):
+            raise StoreError(out_of_memory_message(path, exc)) from exc
         raise StoreError(
             f"cannot migrate store {path} to schema version {latest_version()}: {_one_line(str(exc))}. "
             "The failed migration was rolled back and the store is still readable at its old version; report this."

@@ -334,3 +334,21 @@ def test_the_flow_summary_reads_back_as_the_run_summary():
     )
     result = {row["metric"]: row["value"] for row in summary_table(summary)}
     assert summary_from_result(result) == summary
+
+
+@pytest.mark.parametrize("budget", ["256KB", "1MB", "4MB"])  # fails opening, migrating, ingesting
+def test_a_duckdb_budget_too_small_is_one_line_naming_the_setting_and_a_rerun_goes_on(tmp_path: Path, monkeypatch, budget: str):
+    from tests.conftest import SAMPLES
+
+    db = tmp_path / "news.duckdb"
+    monkeypatch.setenv("NEWSDEDUP_DUCKDB_MEMORY", budget)
+    result = CliRunner().invoke(app, ["ingest", str(SAMPLES), "--db", str(db), "-q"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: DuckDB ran out of memory on store"), result.output
+    assert f"NEWSDEDUP_DUCKDB_MEMORY={budget}: raise it" in result.output
+    assert "damaged" not in result.output and "Traceback" not in result.output
+
+    monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY")
+    again = CliRunner().invoke(app, ["ingest", str(SAMPLES), "--db", str(db), "-q"])
+    assert again.exit_code == 3, again.output
+    assert query(db, "SELECT count(*) FROM articles") == [(25,)]
