@@ -347,6 +347,10 @@ def test_a_duckdb_budget_too_small_is_one_line_naming_the_setting_and_a_rerun_go
     assert result.output.startswith("error: DuckDB ran out of memory on store"), result.output
     assert f"NEWSDEDUP_DUCKDB_MEMORY={budget}: raise it" in result.output
     assert "damaged" not in result.output and "Traceback" not in result.output
+    if budget == "4MB":  # failed in a batch: the run row says why, in one line
+        [(status, error)] = query(db, "SELECT status, error FROM ingest_runs")
+        assert status == "failed" and error.startswith("DuckDB ran out of memory (Out of Memory Error:")
+        assert "\n" not in error and "NEWSDEDUP_DUCKDB_MEMORY" in error
 
     monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY")
     again = CliRunner().invoke(app, ["ingest", str(SAMPLES), "--db", str(db), "-q"])
