@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from flows.pipeline import IngestRun, IngestSettings, IngestSummary, ingest_stream, read_input_files, relaxed_gc
@@ -121,7 +122,16 @@ class SegmentProcess:
             target=segment_main, name="newsdedup-segment",
             args=(child_end, run.settings, run.paths, run.summary.run_id),
         )
-        self.proc.start()
+        # it starts deaf to Ctrl-C (spawn's exec keeps an ignored signal ignored) and listens
+        # once it gets its segment: a process still importing or waiting for one has nothing
+        # to stop, and a KeyboardInterrupt there only printed a traceback
+        quiet = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None
+        try:
+            self.proc.start()
+        finally:
+            if quiet:
+                signal.signal(signal.SIGINT, previous)
         child_end.close()  # recv() then ends with EOFError once the child is gone
         self.number, self.files = 0, []
 
@@ -210,6 +220,7 @@ def segment_main(conn, settings: IngestSettings, paths: list[str], run_id: str) 
         _, files, ramp, publisher = conn.recv()
     except (EOFError, KeyboardInterrupt):  # dismissed, or the run stopped first
         return
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C now stops this segment's batch
     run = IngestRun(settings, paths, run_id, segment=True)
     try:
         stream = read_input_files(files, settings.source, settings.max_bytes)

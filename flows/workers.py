@@ -11,6 +11,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -134,6 +135,9 @@ def die_with_parent() -> None:
 
 def _init_worker() -> None:
     die_with_parent()
+    # Ctrl-C reaches the whole process group; the main process stops the run and shuts the
+    # pool down, so a worker that also raised KeyboardInterrupt only printed its traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The main process links and writes each batch serially and is the pipeline's
     # bottleneck; parse workers yield the CPU to it and soak up what is left.
     os.nice(5)

@@ -139,11 +139,33 @@ def test_ctrl_c_stops_a_segmented_run_as_interrupted_and_leaves_no_process(tmp_p
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err
-    assert "interrupted" in err
+    assert "interrupted" in err and "Traceback" not in err, err
     (run,) = runs(db)
     assert run[1] == "failed" and run[6].startswith("interrupted")
     time.sleep(0.5)
     assert not _group_members(proc.pid)  # no segment or parse worker left behind
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_workers_parse_prints_one_line_not_their_tracebacks(tmp_path: Path):
+    """The parse workers share the terminal's process group: Ctrl-C reaches them too, and
+    before they ignored it each printed a KeyboardInterrupt traceback above the error line."""
+    from tests.conftest import synthetic_dumps
+
+    dumps = synthetic_dumps(tmp_path / "dumps", 4000, seed=11)
+    db = tmp_path / "news.duckdb"
+    cmd = [sys.executable, "-m", "flows.cli", "ingest", str(dumps), "--db", str(db), "-q", "--files-per-process", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_group_members(proc.pid)) < 3:  # the CLI and its two workers
+        time.sleep(0.05)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err
+    assert err.startswith("error: interrupted") and "Traceback" not in err, err
+    time.sleep(0.5)
+    assert not _group_members(proc.pid)
 
 
 def _segment_children(pid: int) -> list[int]:
