@@ -139,7 +139,7 @@ def ingest(
         help="A run over more input files is written by a fresh process per this many files (about "
         "160 MB of input), so a long backfill's memory stays level; one run and one run row all the same. 0: one process.",
     ),
-    prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect `ingest` flow (ephemeral mode unless PREFECT_API_URL is set)."),
+    prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect `ingest` flow (ephemeral mode unless PREFECT_API_URL is set); not with --workers or --files-per-process."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Ingest raw article dumps: clean, deduplicate into story clusters, store in DuckDB.

@@ -559,7 +559,8 @@ def _member_problem(name: str) -> str:
         return "NUL in member name"
     norm = name.replace("\\", "/")
     if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        return "absolute member path"
+        # the recorded uri drops the leading '/' (identities are relative): name it as stored
+        return f"absolute member path {name!r}"
     if ".." in norm.split("/"):
         return "member path with '..'"
     return ""

@@ -128,7 +128,7 @@ INGEST_CASES = [
     IngestCase("zip-slip", lambda: {"slip.zip": zip_of([("../../escape.txt", STORY), ("ok.txt", STORY)])},
                "unsafe_member", "slip.zip!../../escape.txt", "'..'"),
     IngestCase("zip-absolute-path", lambda: {"abs.zip": zip_of([(str(ABSOLUTE_TARGET), STORY)])},
-               "unsafe_member", f"abs.zip!{str(ABSOLUTE_TARGET).lstrip('/')}", "absolute"),
+               "unsafe_member", f"abs.zip!{str(ABSOLUTE_TARGET).lstrip('/')}", f"absolute member path '{ABSOLUTE_TARGET}'"),
     IngestCase("zip-windows-drive-path", lambda: {"drive.zip": zip_of([("C:\\Windows\\evil.txt", STORY)])},
                "unsafe_member", "drive.zip!C:/Windows/evil.txt", "absolute"),
     IngestCase("zip-symlink-member", lambda: {"link.zip": zip_of([("passwd.txt", b"/etc/passwd")], mode=0o120777)},
