@@ -485,8 +485,13 @@ def _drop_furniture(page: _Page, prose: list[bool]) -> tuple[Why, list[RemovedLi
             if text and text not in captions:
                 captions.append(text)
         elif text:
+            if rule == "html_footer_block" and _COPYRIGHT.search(text):
+                kind = "copyright"  # a page footer that carries the copyright notice
             removed.append(RemovedLine(text=text[:REMOVED_TEXT_CHARS], rule=rule, position=a, kind=kind))
     return why, removed, captions
+
+
+_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b", re.IGNORECASE)
 
 
 def _teaser_cards(page: _Page, prose: list[bool]) -> set[int]:

@@ -113,6 +113,9 @@ def test_furniture_blocks_removed_with_their_rule(harbour):
     comments = next(r for r in harbour.removed if r.rule == "html_comments_block")
     assert comments.kind == "comment_footer" and comments.text.startswith("12 comments harbourwatcher")
     assert all(len(r.text) <= 200 for r in harbour.removed)
+    footers = {r.text.split(".")[0]: r.kind for r in harbour.removed if r.rule == "html_footer_block"}
+    # the site footer carries the copyright notice; the story's topic links are navigation
+    assert footers == {"© 2019 The Coastal Courier": "copyright", "Topics: Ports, Unions": "navigation"}
     body = harbour.body
     for junk in ("Share on Facebook", "Sign up for our daily newsletter", "About time they stood up",
                  "Ferry operator warns", "Storm warning", "All rights reserved", "Advertisement", "We use cookies"):
