@@ -98,6 +98,7 @@ def store_batch(run: IngestRun, signed: SignedBatch | None, rejections: list[Rej
     return counts
 
 
+_REJECTED_BEFORE = "rejected, already recorded by an earlier run"
 # the summary's counts as the artifact's rows: (label, IngestSummary attribute)
 _SUMMARY_ROWS = (
     ("run_id", "run_id"),
@@ -111,9 +112,10 @@ _SUMMARY_ROWS = (
     ("clusters merged", "clusters_merged"),
     ("learned boilerplate lines removed", "learned_lines_removed"),
     ("rejected", "rejected"),
-    ("rejected, already recorded by an earlier run", "rejected_before"),
+    (_REJECTED_BEFORE, "rejected_before"),
 )
 _REASON_PREFIX = "rejected: "
+_DERIVED = ("run_id", "rejected_before")  # set apart when the summary is read back
 
 
 def summary_table(summary: IngestSummary) -> list[dict[str, object]]:
@@ -131,9 +133,9 @@ def summary_from_result(result: dict[str, object]) -> IngestSummary:
     caller of the flow (``newsdedup ingest --prefect``) reports it as a run in its process does."""
     summary = IngestSummary(run_id=str(result["run_id"]))
     for label, name in _SUMMARY_ROWS:
-        if name not in ("run_id", "rejected_before"):
+        if name not in _DERIVED:
             setattr(summary, name, result[label])
-    summary.rejected_new = summary.rejected - int(result[_SUMMARY_ROWS[-1][0]])
+    summary.rejected_new = summary.rejected - int(result[_REJECTED_BEFORE])
     summary.rejected_by_reason.update(
         {label[len(_REASON_PREFIX):]: n for label, n in result.items() if label.startswith(_REASON_PREFIX)}
     )

@@ -42,7 +42,7 @@ from storage.crashpoints import crashpoint
 from storage.dedup_config import ensure_dedup_config
 from storage.records import BatchWrite
 from storage.locking import open_store_when_free, writer_lock, writer_timeout
-from storage.store import is_interrupt, is_out_of_memory, store_errors
+from storage.store import is_interrupt, is_out_of_memory, out_of_memory_detail, store_errors
 from storage.snapshot import SnapshotPublisher
 
 log = logging.getLogger("newsdedup")
@@ -196,8 +196,7 @@ def _run_error(exc: BaseException) -> str:
     if is_interrupt(exc):
         return "interrupted (Ctrl-C or SIGINT); the batches committed before it are kept"
     if is_out_of_memory(exc):  # DuckDB's own text goes on with a screen of generic advice
-        what = str(exc).split("\n", 1)[0].strip()
-        return f"DuckDB ran out of memory ({what}); raise or unset NEWSDEDUP_DUCKDB_MEMORY and run again"[:1000]
+        return f"DuckDB ran out of memory ({out_of_memory_detail(exc)}); raise or unset NEWSDEDUP_DUCKDB_MEMORY and run again"[:1000]
     return f"{type(exc).__name__}: {exc}"[:1000]
 
 

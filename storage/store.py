@@ -309,9 +309,15 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
+def out_of_memory_detail(exc: BaseException) -> str:
+    """The first line of DuckDB's out-of-memory error ("Out of Memory Error: failed to allocate
+    ... (x/y used)"), without the screen of generic advice that follows it."""
+    return str(exc).split("\n", 1)[0].strip()
+
+
 def out_of_memory_message(path: str | Path, exc: BaseException) -> str:
     """What to do when DuckDB ran out of its memory budget on the store at `path`."""
-    what = str(exc).split("\n", 1)[0].strip()  # "Out of Memory Error: failed to allocate ... (x/y used)"
+    what = out_of_memory_detail(exc)
     fixed = user_memory_budget()
     if fixed:
         advice = f"within NEWSDEDUP_DUCKDB_MEMORY={fixed}: raise it, or unset it for a budget that grows with the store"
