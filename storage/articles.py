@@ -1,11 +1,12 @@
 """Lookups on stored articles that the dedup engine runs per batch.
 
-Cost model (measured in bench/storage_scale.py, DuckDB 2.0.1): ``WHERE article_id = ANY(?)``
-and joins against a small Arrow table turn into a primary-key ART *Index Scan* only while the
-probe side has at most ``dynamic_or_filter_threshold`` (default 50) keys; with more keys DuckDB
-scans the narrow ``article_id`` column (~25 ms per 1M rows) and fetches the other columns only
-for matching rows. ``fetch_for_verification`` therefore probes in chunks of 50 so reading
-``body`` stays O(ids), whatever the store size.
+``articles`` has no key index since schema v10 (an ART index is held in memory and grew the
+writer with the store). Cost model on a 1M store (DuckDB 2.0.1, measured 2026-12-04): a
+lookup by ``article_id`` is a hash join built on the wanted ids and probed by a scan of the
+narrow ``article_id`` column, ~35 ms for 600 ids; bodies are fetched by ``seq``, which
+increases with the stored order, so the join's runtime filter prunes row groups by their
+zone maps and ``body`` is read only where candidates are (600 bodies 0.16-0.22 s, 2,000
+0.34 s; through the old key index: 600 in 36 ms, at the cost of that index's memory).
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import duckdb
+import pyarrow as pa
 
+from storage.arrow_tables import registered
 from storage.lookup_memory import with_lookup_headroom
 from storage.records import StoredMatch
 
-# DuckDB turns a hash join / IN list into an ART index lookup up to this many keys
-INDEX_PROBE_CHUNK = 50
-
-
-def _chunks(values: Sequence[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
+# Bodies fetched per query: bounds what one fetch holds (about 3 KB per body) while keeping
+# the per-query scan of the seq column rare (2,000 seqs took 0.34 s on a 1M store)
+BODY_FETCH_CHUNK = 2000
 
 
 @with_lookup_headroom
@@ -50,11 +49,13 @@ def existing_article_ids(con: duckdb.DuckDBPyConnection, article_ids: Sequence[s
     Returns:
         The ids present in ``articles``.
     """
-    wanted = sorted(set(article_ids))
-    if not wanted:
-        return set()
-    rows = con.execute("SELECT article_id FROM articles WHERE article_id = ANY(?)", [wanted]).fetchall()
-    return {row[0] for row in rows}
+    return stored_ids(con, article_ids)
+
+
+def stored_ids(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> set[str]:
+    """``existing_article_ids`` without the out-of-memory retry, for use inside the batch's
+    write transaction (where an error aborts the transaction)."""
+    return {row[0] for row in _id_lookup(con, "article_id", article_ids)}
 
 
 @with_lookup_headroom
@@ -113,8 +114,10 @@ def fetch_for_verification(
 ) -> dict[str, StoredMatch]:
     """Fetch body, cluster and ranks of candidate articles, to verify near-duplicate links.
 
-    Probes the primary key in chunks of ``INDEX_PROBE_CHUNK`` ids so that DuckDB uses the ART
-    index (cost O(ids), independent of the store size) instead of scanning ``body``.
+    Three queries whatever the number of ids: their seq and cluster (a scan of the narrow
+    ``article_id`` column), their clusters' founders (another), then the bodies by ``seq``,
+    whose zone maps skip every row group without a candidate, so the wide ``body`` column is
+    read only where candidates are.
 
     Args:
         con: open connection.
@@ -125,27 +128,63 @@ def fetch_for_verification(
     Returns:
         ``{article_id: StoredMatch}``, with ``body`` set when ``with_body``.
     """
-    found: dict[str, StoredMatch] = {}
-    body_column = "a.body" if with_body else "NULL"
-    for chunk in _chunks(sorted(set(article_ids)), INDEX_PROBE_CHUNK):
-        rows = con.execute(
-            f"""
-            SELECT a.article_id, a.cluster_id, a.seq, {body_column}
-            FROM articles AS a
-            WHERE a.article_id = ANY(?)
-            """,
-            [chunk],
+    rows = _id_lookup(con, "article_id, cluster_id, seq", article_ids)
+    founders = {aid: seq for aid, _, seq in rows}
+    founders.update(_founder_seqs(con, {cid for _, cid, _ in rows} - founders.keys()))
+    bodies = _bodies_by_seq(con, [seq for _, _, seq in rows]) if with_body else {}
+    return {
+        aid: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq), seq=seq, body=bodies.get(seq))
+        for aid, cid, seq in rows
+    }
+
+
+def stored_bodies(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """``{article_id: (seq, body)}`` of the stored articles among ``article_ids``.
+
+    Args:
+        con: open connection.
+        article_ids: article ids (unknown ids are ignored).
+
+    Returns:
+        Their seq and body.
+    """
+    rows = _id_lookup(con, "article_id, seq", article_ids)
+    bodies = _bodies_by_seq(con, [seq for _, seq in rows])
+    return {aid: (seq, bodies[seq]) for aid, seq in rows}
+
+
+def _id_lookup(con: duckdb.DuckDBPyConnection, columns: str, article_ids: Iterable[str]) -> list[tuple]:
+    """``columns`` of the stored articles among ``article_ids``: one hash join whose build side
+    is the ids, probed by a scan of the narrow ``article_id`` column."""
+    wanted = sorted(set(article_ids))
+    if not wanted:
+        return []
+    with registered(con, pa.table({"article_id": pa.array(wanted, pa.string())}), "wanted_ids") as view:
+        return con.execute(
+            f"SELECT {columns} FROM articles SEMI JOIN {view} AS w ON articles.article_id = w.article_id"
         ).fetchall()
-        founders = _founder_seqs(con, {row[1] for row in rows})
-        for aid, cid, seq, body in rows:
-            found[aid] = StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq), seq=seq, body=body)
-    return found
+
+
+def _bodies_by_seq(con: duckdb.DuckDBPyConnection, seqs: Sequence[int]) -> dict[int, str]:
+    """``{seq: body}``; the join's runtime filter on ``seq`` prunes row groups by their zone
+    maps (seq increases with the stored order), so the cost follows the number of seqs."""
+    bodies: dict[int, str] = {}
+    ordered = sorted(set(seqs))
+    if not ordered:
+        return bodies
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    # one scanning thread: each thread pins the body blocks of the vectors it reads, and two
+    # did not fit the writer's 48 MB next to the rows written since the last checkpoint
+    con.execute("SET threads = 1").fetchall()
+    try:
+        for start in range(0, len(ordered), BODY_FETCH_CHUNK):
+            chunk = ordered[start : start + BODY_FETCH_CHUNK]
+            bodies.update(con.execute("SELECT seq, body FROM articles WHERE seq = ANY(?)", [chunk]).fetchall())
+    finally:
+        con.execute(f"SET threads = {int(threads)}").fetchall()
+    return bodies
 
 
 def _founder_seqs(con: duckdb.DuckDBPyConnection, cluster_ids: set[str]) -> dict[str, int]:
-    """``{cluster_id: seq of the article whose id is cluster_id}``, by index probes."""
-    founders: dict[str, int] = {}
-    for chunk in _chunks(sorted(cluster_ids), INDEX_PROBE_CHUNK):
-        rows = con.execute("SELECT article_id, seq FROM articles WHERE article_id = ANY(?)", [chunk]).fetchall()
-        founders.update(dict(rows))
-    return founders
+    """``{cluster_id: seq of the article whose id is cluster_id}``."""
+    return dict(_id_lookup(con, "article_id, seq", cluster_ids))

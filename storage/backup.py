@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from storage.locking import open_store_when_free, writer_lock
-from storage.migrations import apply_migrations, latest_version, schema_version
+from storage.migrations import ARTICLES_UNKEYED_VERSION, apply_migrations, latest_version, schema_version
 from storage.snapshot import remove_snapshot
 from storage.store import StoreError, inspect_store_file, memory_limit, store_errors
 from storage.transaction import transaction
@@ -279,8 +279,11 @@ def _restore(manifest: dict[str, Any], in_dir: Path, work: Path) -> dict[str, An
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         articles = int(manifest["tables"].get("articles", {}).get("rows", 0))
-        # a writer's index room, on the 128 MB base that bulk restores were measured with
-        con.execute(f"SET memory_limit = '{memory_limit(writer=True, stored_articles=articles, base_mb=128)}'").fetchall()
+        # on the 128 MB base that bulk restores were measured with, plus the room for the key
+        # indexes of articles when the export is from before schema v10 (the table is built
+        # at the export's version, then migrated)
+        keyed = articles if version < ARTICLES_UNKEYED_VERSION else 0
+        con.execute(f"SET memory_limit = '{memory_limit(writer=True, keyed_articles=keyed, base_mb=128)}'").fetchall()
         con.execute("SET preserve_insertion_order = false").fetchall()  # lets the bulk inserts stream
         apply_migrations(con, target_version=version)
         expected = store_tables(con)

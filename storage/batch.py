@@ -31,11 +31,12 @@ from storage.arrow_tables import (
     signatures_table,
     bands_table,
 )
+from storage.articles import stored_ids
 from storage.boilerplate import add_boilerplate_counts
 from storage.crashpoints import crashpoint
 from storage.lsh_index import insert_bands
 from storage.records import ArticleRewrite, BatchWrite, BatchWritten, StoredArticle
-from storage.store import grow_writer_budget, memory_budget_bytes
+from storage.store import memory_budget_bytes
 from storage.transaction import transaction
 
 # Body characters per INSERT statement. DuckDB pins a statement's appended rows (several times
@@ -108,7 +109,6 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str) 
         # articles a checkpoint per batch cost 0.28 s each.
         if any(len(a.body) > OVERFLOW_BODY_CHARS for a in (*batch.articles, *batch.rewrites)):
             con.execute("CHECKPOINT").fetchall()
-    grow_writer_budget(con)
     return written
 
 
@@ -132,8 +132,6 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite, run_id: str,
         unique.setdefault(article.article_id, article)
     candidates = list(unique.values())
     _mark_batch_only_canonicals(candidates)
-    # ON CONFLICT DO NOTHING probes the primary-key ART per row (O(batch)); RETURNING tells
-    # which ids were new, without scanning the article_id column
     inserted = _insert_articles(con, candidates, run_id, now)
     new = [a for a in candidates if a.article_id in inserted]
     existing = set(unique) - inserted
@@ -193,16 +191,15 @@ def _canonical_key(a: StoredArticle) -> tuple:
 
 
 def _insert_articles(con: duckdb.DuckDBPyConnection, articles: list[StoredArticle], run_id: str, now: datetime) -> set[str]:
-    """Insert the articles whose id is not stored yet; return the ids actually inserted."""
-    inserted: set[str] = set()
-    for part in _by_text_bytes(articles, INSERT_TEXT_BYTES):
+    """Insert the articles whose id is not stored yet (ids unique within ``articles``); return
+    the ids inserted. ``articles`` has no key: the ids stored are looked up in this transaction,
+    and the single writer (storage.locking) means none can appear before the commit."""
+    stored = stored_ids(con, [a.article_id for a in articles])
+    new = [a for a in articles if a.article_id not in stored]
+    for part in _by_text_bytes(new, INSERT_TEXT_BYTES):
         with registered(con, articles_table(part, run_id, now), "articles") as view:
-            rows = con.execute(
-                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view} "
-                "ON CONFLICT (article_id) DO NOTHING RETURNING article_id"
-            ).fetchall()
-        inserted.update(row[0] for row in rows)
-    return inserted
+            con.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) SELECT {_ARTICLE_COLUMNS} FROM {view}").fetchall()
+    return {a.article_id for a in new}
 
 
 def _by_text_bytes(articles: Sequence[StoredArticle], limit: int) -> Iterator[Sequence[StoredArticle]]:

@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 
 from storage.arrow_tables import registered
+from storage.articles import stored_bodies
 from storage.lookup_memory import with_lookup_headroom
 
 
@@ -134,12 +135,5 @@ def stored_carriers(con: duckdb.DuckDBPyConnection, source: str, line_keys: Sequ
     if not rows:
         return []
     keys_of = {aid: [int(k) for k in keys] for aid, keys in rows}
-    bodies = {}
-    ids = sorted(keys_of)
-    for start in range(0, len(ids), 50):  # small IN lists use the primary-key index
-        chunk = ids[start : start + 50]
-        for aid, seq, body in con.execute(
-            "SELECT article_id, seq, body FROM articles WHERE article_id = ANY(?)", [chunk]
-        ).fetchall():
-            bodies[aid] = (seq, body)
+    bodies = stored_bodies(con, list(keys_of))
     return [(aid, bodies[aid][1], keys_of[aid]) for aid in sorted(bodies, key=lambda a: bodies[a][0])]

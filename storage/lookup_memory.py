@@ -2,14 +2,15 @@
 
 The writer keeps DuckDB's budget small (``storage.store.memory_limit``) so that a long run's
 memory stays level. What a lookup can use is what the budget leaves after the blocks DuckDB
-must keep pinned: the ``articles`` key index and the rows written since the last checkpoint.
+must keep pinned: the rows written since the last checkpoint (and, before schema v10, the
+``articles`` key index).
 That margin grows thin as a long first backfill grows the store: a one-run ingest of 360k
 synthetic dumps failed at ~280k articles in one of two runs, in an exact-hash lookup, with
 "could not allocate block of size 256.0 KiB (65.8 MiB/65.8 MiB used)" (2026-12-03).
 
 ``with_lookup_headroom`` wraps the lookups of a batch's linking phase: when DuckDB runs out
-of memory in one, the budget is raised by half (kept for the rest of the run, like
-``grow_writer_budget``) and the lookup runs again, up to ``LOOKUP_BUDGET_CEILING``. Lookups
+of memory in one, the budget is raised by half (kept for the rest of the run) and the
+lookup runs again, up to ``LOOKUP_BUDGET_CEILING``. Lookups
 only read, so running one again is safe; they run outside the batch's write transaction
 (an out-of-memory error inside a transaction aborts it, and that is not retried here).
 A budget fixed by $NEWSDEDUP_DUCKDB_MEMORY is the user's: it is never raised.

@@ -94,10 +94,8 @@ _V1 += _table(
         ("version", "VARCHAR", "newsdedup version that ran."),
     ],
 )
-_V1 += _table(
-    "articles",
-    "Every stored article (duplicates included), cleaned, with its story cluster.",
-    [
+_ARTICLES_COMMENT = "Every stored article (duplicates included), cleaned, with its story cluster."
+_ARTICLES_V1_COLUMNS: list[tuple[str, str, str]] = [
         ("article_id", "VARCHAR PRIMARY KEY", "First 16 hex of sha256(source NUL source_uri NUL content_hash)."),
         ("seq", "BIGINT NOT NULL UNIQUE", "Ingestion order, increasing, deterministic for a given input order."),
         ("source", "VARCHAR NOT NULL", "Source name (outlet, feed or dump)."),
@@ -116,8 +114,8 @@ _V1 += _table(
          "True for exactly one article per cluster: earliest published_at (NULLs last), then lowest seq."),
         ("ingested_at", "TIMESTAMPTZ NOT NULL", "When the article was stored."),
         ("run_id", "VARCHAR", "Run that stored the article."),
-    ],
-)
+]
+_V1 += _table("articles", _ARTICLES_COMMENT, _ARTICLES_V1_COLUMNS)
 _V1 += _table(
     "removed_lines",
     "Lines the cleaner took out of an article body, with the rule that took each.",
@@ -288,10 +286,13 @@ _V5 += _table(
     ],
 )
 
+_URL_KEY_COMMENT = (
+    "Canonical-URL key (parsers.canonical_url.url_key): an exact-duplicate key beside text_hash, "
+    "so one article under two URLs is one story."
+)
 _V_URL_KEY = [
     "ALTER TABLE articles ADD COLUMN url_key VARCHAR",
-    "COMMENT ON COLUMN articles.url_key IS "
-    "'Canonical-URL key (parsers.canonical_url.url_key): an exact-duplicate key beside text_hash, so one article under two URLs is one story.'",
+    f"COMMENT ON COLUMN articles.url_key IS {_quote(_URL_KEY_COMMENT)}",
 ]
 
 
@@ -336,10 +337,10 @@ def _backfill_url_key_and_rule_kind(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_rule_kinds")
 
 
-def _rebuilt_without_keys(name: str, comment: str, columns: list[tuple[str, str, str]]) -> list[str]:
+def _rebuilt_without_keys(name: str, comment: str, columns: list[tuple[str, str, str]], old_version: int = 7) -> list[str]:
     """Recreate a table under the same name, with these (key-less) columns and comments, and its
     rows in their stored order (``apply_migrations`` preserves insertion order)."""
-    old = f"{name}__v7"
+    old = f"{name}__v{old_version}"
     names = ", ".join(col for col, _, _ in columns)
     return [
         f"ALTER TABLE {name} RENAME TO {old}",
@@ -349,8 +350,7 @@ def _rebuilt_without_keys(name: str, comment: str, columns: list[tuple[str, str,
     ]
 
 
-# articles keeps its primary key: verification fetches candidate bodies through it (a
-# filtered scan would decompress a vector of bodies per candidate)
+# articles kept its primary key until v10: verification fetched candidate bodies through it
 _NO_KEY = (
     " No primary key on purpose: the single writer inserts only rows whose key is not stored "
     "yet (a join in the batch transaction), and an ART index growing with every row "
@@ -401,6 +401,23 @@ _V9 = [
 ]
 
 
+# articles loses its PRIMARY KEY (article_id) and UNIQUE (seq): their ART indexes were the
+# writer's last memory that grew with the store (49 MB loaded to insert 2,000 rows into a 1M
+# store). The writer inserts only ids it found missing in the batch's transaction; lookups
+# find rows by narrow column scans and fetch bodies by seq, whose zone maps prune row groups.
+ARTICLES_UNKEYED_VERSION = 10
+_V10 = _rebuilt_without_keys(
+    "articles",
+    _ARTICLES_COMMENT + _NO_KEY,
+    [
+        *[(col, sql_type.replace(" PRIMARY KEY", " NOT NULL").replace(" UNIQUE", ""), text)
+          for col, sql_type, text in _ARTICLES_V1_COLUMNS],
+        ("url_key", "VARCHAR", _URL_KEY_COMMENT),
+    ],
+    old_version=9,
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", tuple(_V1)),
     Migration(2, "ingest_runs_error", tuple(_V2)),
@@ -411,6 +428,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "backfill_url_key_and_rule_kind", (), _backfill_url_key_and_rule_kind),
     Migration(8, "drop_per_article_indexes", tuple(_V8)),
     Migration(9, "ingest_runs_new_rejections", tuple(_V9)),
+    Migration(ARTICLES_UNKEYED_VERSION, "drop_article_keys", tuple(_V10)),
 )
 
 

@@ -56,12 +56,12 @@ ROW_GROUP_SIZE = 4_096
 # Inserts take their own room per batch on top (storage/batch.py), so the cap only has to hold
 # the lookups; one that still does not fit raises it (storage/lookup_memory.py).
 WRITER_MEMORY_MB = 48
-# ... plus room per stored article for the key indexes (ART) a batch loads to check its inserts:
-# measured 36-47 MB at 1M stored (duckdb_memory() ART_INDEX, 2026-12-03), so 64 B is ~1.4x that.
-# At 1M: 110 MB. It was 128 B (171 MB at 1M), room the pool filled with cached table blocks:
-# 10k new into 1M peaked at 598-621 MB then, 541-552 MB at 64 B, no slower (two runs each,
-# one sitting; 48 B, 94 MB at 1M, also worked: 532-541 MB).
-WRITER_INDEX_BYTES_PER_ARTICLE = 64
+# ... plus, while ``articles`` still has its key indexes (a store before schema v10, until its
+# migration runs, or a restore of an older export), room per article for them: they are loaded
+# to check inserts and measured 36-47 MB at 1M stored (duckdb_memory() ART_INDEX, 2026-12-03),
+# so 64 B is ~1.4x that. Since v10 no table has an index that grows with the store and the
+# writer's budget is the flat 48 MB (docs/DESIGN.md, "Memory of a long run").
+KEYED_ARTICLE_BYTES = 64
 READER_MEMORY = "1GB"
 _DUCKDB_HEADERS = 3 * 4096
 _BUDGET_VARIABLE = "newsdedup_memory_budget_bytes"
@@ -139,18 +139,17 @@ def _truncated(path: Path) -> str:
     )
 
 
-def memory_limit(writer: bool = False, stored_articles: int = 0, base_mb: int | None = None) -> str:
-    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer a
-    48 MB plus 64 bytes per stored article for the key indexes that must stay in memory (a
-    1M-article store gets 110 MB, ~1.4x what its key index measured there), raised as
-    its run stores articles (``grow_writer_budget``): docs/DESIGN.md, "Memory of a long run";
+def memory_limit(writer: bool = False, keyed_articles: int = 0, base_mb: int | None = None) -> str:
+    """DuckDB's memory limit: $NEWSDEDUP_DUCKDB_MEMORY (e.g. ``4GB``) if set; else for a writer
+    48 MB, plus 64 bytes per article of an ``articles`` table that still has its key indexes
+    (``keyed_articles``: a store before schema v10 until migrated; 110 MB for 1M);
     else 1 GB for readers. ``base_mb`` replaces the writer's 48 MB (a bulk restore uses its own)."""
     value = user_memory_budget()
     if not value:
         if not writer:
             return READER_MEMORY
         base = WRITER_MEMORY_MB if base_mb is None else base_mb
-        return f"{base + -(-stored_articles * WRITER_INDEX_BYTES_PER_ARTICLE // 2**20)}MB"
+        return f"{base + -(-keyed_articles * KEYED_ARTICLE_BYTES // 2**20)}MB"
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise StoreError(f"NEWSDEDUP_DUCKDB_MEMORY={value!r} is not a size like 512MB or 4GB")
     return value
@@ -186,17 +185,6 @@ def memory_budget_bytes(con: duckdb.DuckDBPyConnection) -> int:
     return size_in_bytes(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
 
 
-def grow_writer_budget(con: duckdb.DuckDBPyConnection) -> None:
-    """Raise a writer's DuckDB budget to what ``memory_limit`` gives for the articles now
-    stored; never lower it. A run that grows the store (a first backfill of 1M articles) thus
-    ends with the room for the key index that a later run into that store starts with, while
-    a run's budget still never shrinks. With $NEWSDEDUP_DUCKDB_MEMORY set, nothing changes.
-    """
-    wanted = memory_limit(writer=True, stored_articles=_stored_articles(con))
-    if size_in_bytes(wanted) > memory_budget_bytes(con):
-        set_memory_limit(con, wanted)
-
-
 def size_in_bytes(size: str) -> int:
     """Bytes of a size as we write it ('60MB', '4GB', '12345B') or DuckDB reports it
     ('45.7 MiB', '512 bytes'): KB/MB/... are powers of 1000, KiB/MiB/... of 1024."""
@@ -207,10 +195,17 @@ def size_in_bytes(size: str) -> int:
     return int(float(number) * ((1024 if "i" in unit.lower() else 1000) ** power))
 
 
-def _stored_articles(con: duckdb.DuckDBPyConnection) -> int:
-    """Rows in ``articles`` by DuckDB's table metadata (0 for a store not created yet)."""
+def _keyed_articles(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows in ``articles`` (by DuckDB's table metadata) while that table still has a PRIMARY KEY
+    or UNIQUE constraint, whose ART index DuckDB loads into memory; 0 from schema v10 on."""
     rows = con.execute(
-        "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND table_name = 'articles'"
+        """
+        SELECT t.estimated_size FROM duckdb_tables() AS t
+        WHERE t.database_name = current_database() AND t.table_name = 'articles'
+          AND EXISTS (SELECT 1 FROM duckdb_constraints() AS c
+                      WHERE c.database_name = t.database_name AND c.table_name = 'articles'
+                        AND c.constraint_type IN ('PRIMARY KEY', 'UNIQUE'))
+        """
     ).fetchall()
     return int(rows[0][0]) if rows else 0
 
@@ -323,8 +318,8 @@ def out_of_memory_message(path: str | Path, exc: BaseException) -> str:
         advice = f"within NEWSDEDUP_DUCKDB_MEMORY={fixed}: raise it, or unset it for a budget that grows with the store"
     else:
         advice = (
-            f"beyond the budget newsdedup gives DuckDB (a writer: {WRITER_MEMORY_MB} MB + "
-            f"{WRITER_INDEX_BYTES_PER_ARTICLE} B per stored article; a reader: {READER_MEMORY}): "
+            f"beyond the budget newsdedup gives DuckDB (a writer: {WRITER_MEMORY_MB} MB; "
+            f"a reader: {READER_MEMORY}): "
             "set NEWSDEDUP_DUCKDB_MEMORY to a larger size, e.g. 2GB"
         )
     return (
@@ -380,7 +375,8 @@ def open_store(
             raise StoreError(f"cannot create the folder of {path}: {exc.strerror or exc}; pass --db with another path.") from None
     con = _connect_checked(path, False, snapshot_fallback=False, older_ok=True)
     try:
-        apply_migrations(con)
+        if apply_migrations(con) and not user_memory_budget():
+            set_memory_limit(con, memory_limit(writer=True, keyed_articles=_keyed_articles(con)))
     except duckdb.Error as exc:
         con.close()
         if is_out_of_memory(exc):
@@ -422,7 +418,7 @@ def _connect_checked(
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB would cache up to 80% of RAM; a fixed pool keeps a long ingest's memory flat
-        set_memory_limit(con, memory_limit(not read_only, _stored_articles(con)))
+        set_memory_limit(con, memory_limit(not read_only, _keyed_articles(con)))
         # results are ordered explicitly where order matters; this lets bulk inserts stream
         con.execute("SET preserve_insertion_order = false").fetchall()
         con.execute("SET enable_progress_bar = false").fetchall()  # it would write into our output

@@ -93,14 +93,20 @@ def test_backfill_custom_run_from_the_ui(prefect_server, page, tmp_path: Path, s
                 raise AssertionError(f"no run created; screenshot {tmp_path / 'ui-failure.png'}; "
                                      f"failed requests {page.failures}") from None
     # the UI also routes to the deployment's Runs tab after a submit; on a busy machine that
-    # route can land after the toast's click and replace the run's page, so click again then
+    # route can land after the toast's click and replace the run's page, so click again then;
+    # if the toast is gone by then, follow the run link it showed, as a user would
+    run_link = page.locator("a[href*='/runs/flow-run/']").first
+    href = run_link.get_attribute("href") if run_link.count() else None
     for attempt in range(3):
-        created.dispatch_event("click")
+        if created.count():
+            created.dispatch_event("click")
+        elif href:
+            page.goto(href if href.startswith("http") else prefect_server.url + href)
         try:
             expect(page).to_have_url(re.compile(r"/runs/flow-run/"), timeout=10_000)
             break
         except AssertionError:
-            if attempt == 2 or not created.count():
+            if attempt == 2 or not (created.count() or href):
                 raise
     run_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
     run = prefect_server.wait_run(run_id, timeout=240)

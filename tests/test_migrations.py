@@ -135,7 +135,7 @@ def test_every_table_view_and_column_has_a_comment(tmp_path):
     }
 
 
-def test_v8_leaves_no_index_that_grows_with_the_store(ingested_samples, tmp_path):
+def test_no_index_grows_with_the_store_after_v8_and_v10(ingested_samples, tmp_path):
     """Per-article tables carry no PRIMARY KEY / UNIQUE (an ART per row would grow a long
     ingest's memory with the store); uniqueness is the writer's anti-join, checked here."""
     old = store_at_version(7, ingested_samples, tmp_path / "old.duckdb")
@@ -146,10 +146,39 @@ def test_v8_leaves_no_index_that_grows_with_the_store(ingested_samples, tmp_path
     keyed = {t for (t,) in con.execute(
         "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
     ).fetchall()}
-    assert not keyed & {"duplicate_links", "minhash_signatures", "source_boilerplate", "lsh_bands"}
-    for table, key in [("duplicate_links", "article_id"), ("minhash_signatures", "article_id"),
-                       ("source_boilerplate", "source, line_key")]:
+    assert not keyed & {"articles", "duplicate_links", "minhash_signatures", "source_boilerplate", "lsh_bands"}
+    for table, key in [("articles", "article_id"), ("articles", "seq"), ("duplicate_links", "article_id"),
+                       ("minhash_signatures", "article_id"), ("source_boilerplate", "source, line_key")]:
         assert con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}").fetchall() == [(0,)], table
     # rows are copied in their stored order
     assert [r for (r,) in con.execute("SELECT line_key FROM source_boilerplate").fetchall()] == stored_order
     con.close()
+
+
+def test_v10_rebuilds_articles_without_keys_keeping_rows_order_and_comments(ingested_samples, tmp_path, monkeypatch):
+    """articles loses PRIMARY KEY (article_id) and UNIQUE (seq), whose ART indexes DuckDB holds
+    in memory; the rows, their stored (seq) order, NOT NULLs, comments and the stories view stay."""
+    monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY", raising=False)
+    old = store_at_version(9, ingested_samples, tmp_path / "old.duckdb")
+    con = duckdb.connect(str(old), read_only=True)
+    before = con.execute("SELECT * FROM articles ORDER BY seq").fetchall()
+    stories = con.execute("SELECT * FROM stories ORDER BY cluster_id").fetchall()
+    assert {c for (c,) in con.execute(
+        "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'articles'").fetchall()} >= {"PRIMARY KEY", "UNIQUE"}
+    con.close()
+    con = open_store(old)
+    try:
+        assert con.execute("SELECT * FROM articles").fetchall() == before  # same rows, in seq order
+        assert con.execute("SELECT * FROM stories ORDER BY cluster_id").fetchall() == stories
+        kinds = {c for (c,) in con.execute(
+            "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'articles'").fetchall()}
+        assert kinds == {"NOT NULL"}
+        not_null = {col for (col,) in con.execute(
+            "SELECT unnest(constraint_column_names) FROM duckdb_constraints() WHERE table_name = 'articles'").fetchall()}
+        assert {"article_id", "seq", "body", "cluster_id"} <= not_null
+        assert "No primary key on purpose" in con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE table_name = 'articles'").fetchall()[0][0]
+        # the writer's budget is the flat one once the key indexes are gone
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "45.7 MiB"
+    finally:
+        con.close()

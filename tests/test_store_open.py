@@ -212,43 +212,19 @@ def test_a_store_open_in_this_process_opens_again(tmp_path):
     third.close()
 
 
-def test_a_writer_budget_grows_with_the_articles_a_run_stores_and_never_shrinks(tmp_path, monkeypatch):
-    """A first backfill that fills the store gets the key-index room a later run would start with."""
-    import storage.store as store
-    from storage.batch import write_batch
-    from storage.records import BatchWrite
-    from tests.test_storage import article
-
-    monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY", raising=False)
-    monkeypatch.setattr(store, "WRITER_INDEX_BYTES_PER_ARTICLE", 4 << 20)  # 4 MiB a stored article
-    con = store.open_store(tmp_path / "news.duckdb")
-    try:
-        def limit() -> str:
-            return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-
-        assert limit() == "45.7 MiB"  # 48 MB, nothing stored yet
-        write_batch(con, BatchWrite(articles=[article(1), article(2), article(3)], links=[], rejections=[], boilerplate_counts=[]), "r1")
-        assert limit() == "57.2 MiB"  # 48 MB + 12 MB (3 x 4 MiB)
-        monkeypatch.setattr(store, "WRITER_INDEX_BYTES_PER_ARTICLE", 128)
-        write_batch(con, BatchWrite(articles=[article(4)], links=[], rejections=[], boilerplate_counts=[]), "r1")
-        assert limit() == "57.2 MiB"  # never lowered during a run
-    finally:
-        con.close()
-
-
-def test_duckdb_budget_is_fixed_for_a_writer_plus_its_key_index_and_1gb_for_readers(tmp_path, monkeypatch):
+def test_duckdb_budget_is_fixed_for_a_writer_and_1gb_for_readers(tmp_path, monkeypatch):
     from storage.store import StoreError, memory_limit, open_store
 
     monkeypatch.delenv("NEWSDEDUP_DUCKDB_MEMORY", raising=False)
     assert memory_limit(writer=True) == "48MB"
-    assert memory_limit(writer=True, stored_articles=1_000_000) == "110MB"  # + 64 B per stored article
+    assert memory_limit(writer=True, keyed_articles=1_000_000) == "110MB"  # + 64 B per keyed article (before v10)
     assert memory_limit() == "1GB"
     db = tmp_path / "news.duckdb"
     con = open_store(db)
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "45.7 MiB"
     con.close()
     monkeypatch.setenv("NEWSDEDUP_DUCKDB_MEMORY", "2GB")
-    assert memory_limit(writer=True, stored_articles=10) == "2GB"
+    assert memory_limit(writer=True, keyed_articles=10) == "2GB"
     monkeypatch.setenv("NEWSDEDUP_DUCKDB_MEMORY", "lots")
     with pytest.raises(StoreError, match="not a size"):
         memory_limit(writer=True)
