@@ -193,8 +193,7 @@ def _plan_links(con, items: list[SignedArticle], signatures: np.ndarray, config,
     hits = lsh_index.band_hits(con, keys)
     missing = sorted({aid for _, aid in hits} - memo.bodies.keys())
     held = {aid: h for aid in missing if (h := recent.get(aid)) is not None}
-    memo.bodies.update(store_articles.fetch_for_verification(con, [a for a in missing if a not in held]))
-    memo.bodies.update(store_articles.fetch_for_verification(con, list(held), with_body=False))
+    memo.bodies.update(store_articles.fetch_for_verification(con, missing, without_body=held.keys()))
     memo.stored_shingles.update(held)
     fetched = {aid: memo.bodies[aid] for _, aid in hits if aid in memo.bodies}
     stored = {aid: StoredMatch(m.article_id, m.cluster_id, m.cluster_rank, None, m.seq) for aid, m in fetched.items()}

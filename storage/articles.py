@@ -11,7 +11,7 @@ zone maps and ``body`` is read only where candidates are (600 bodies 0.16-0.22 s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -110,7 +110,7 @@ def _first_holders(con: duckdb.DuckDBPyConnection, column: str, keys: Sequence[s
 
 @with_lookup_headroom
 def fetch_for_verification(
-    con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], with_body: bool = True
+    con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], without_body: Collection[str] = ()
 ) -> dict[str, StoredMatch]:
     """Fetch body, cluster and ranks of candidate articles, to verify near-duplicate links.
 
@@ -122,16 +122,17 @@ def fetch_for_verification(
     Args:
         con: open connection.
         article_ids: stored article ids (unknown ids are ignored).
-        with_body: False skips reading (and decompressing) the bodies, for candidates whose
-            shingles the caller still holds.
+        without_body: ids among ``article_ids`` whose bodies are not read (nor decompressed):
+            candidates whose shingles the caller still holds.
 
     Returns:
-        ``{article_id: StoredMatch}``, with ``body`` set when ``with_body``.
+        ``{article_id: StoredMatch}``, with ``body`` set unless the id is in ``without_body``.
     """
     rows = _id_lookup(con, "article_id, cluster_id, seq", article_ids)
     founders = {aid: seq for aid, _, seq in rows}
     founders.update(_founder_seqs(con, {cid for _, cid, _ in rows} - founders.keys()))
-    bodies = _bodies_by_seq(con, [seq for _, _, seq in rows]) if with_body else {}
+    skip = set(without_body)
+    bodies = _bodies_by_seq(con, [seq for aid, _, seq in rows if aid not in skip])
     return {
         aid: StoredMatch(article_id=aid, cluster_id=cid, cluster_rank=founders.get(cid, seq), seq=seq, body=bodies.get(seq))
         for aid, cid, seq in rows
