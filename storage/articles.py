@@ -114,10 +114,10 @@ def fetch_for_verification(
 ) -> dict[str, StoredMatch]:
     """Fetch body, cluster and ranks of candidate articles, to verify near-duplicate links.
 
-    Three queries whatever the number of ids: their seq and cluster (a scan of the narrow
-    ``article_id`` column), their clusters' founders (another), then the bodies by ``seq``,
-    whose zone maps skip every row group without a candidate, so the wide ``body`` column is
-    read only where candidates are.
+    Three look-ups whatever the number of ids: their seq and cluster (a scan of the narrow
+    ``article_id`` column), their clusters' founders (another), then the bodies by ``seq``
+    (2,000 a query), whose zone maps skip every row group without a candidate, so the wide
+    ``body`` column is read only where candidates are.
 
     Args:
         con: open connection.
@@ -174,8 +174,9 @@ def _bodies_by_seq(con: duckdb.DuckDBPyConnection, seqs: Sequence[int]) -> dict[
     if not ordered:
         return bodies
     threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-    # one scanning thread: each thread pins the body blocks of the vectors it reads, and two
-    # did not fit the writer's 48 MB next to the rows written since the last checkpoint
+    # one scanning thread (a setting of the DuckDB instance, set back below): each thread pins
+    # the body blocks of the vectors it reads, and with two a fetch on a store of ~8k mostly
+    # uncheckpointed articles failed in the writer's 48 MB in 3 runs of 3
     con.execute("SET threads = 1").fetchall()
     try:
         for start in range(0, len(ordered), BODY_FETCH_CHUNK):

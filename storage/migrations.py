@@ -471,9 +471,15 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target_version: int | None 
         duckdb.Error: a migration failed; it was rolled back and later ones not attempted.
     """
     target = latest_version() if target_version is None else target_version
-    pending = [m for m in MIGRATIONS if schema_version(con) < m.version <= target]
+    current = schema_version(con)
+    pending = [m for m in MIGRATIONS if current < m.version <= target]
     if not pending:
         return []
+    if current:  # an existing store: say why the first command after an upgrade takes longer
+        log.warning(
+            "upgrading the store from schema version %d to %d (once; rebuilding a table takes "
+            "about 1.5 minutes per million stored articles)", current, pending[-1].version,
+        )
     # a migration that rebuilds a table copies its rows in their stored order (seq order for
     # articles); the writer's session streams inserts unordered otherwise
     ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
