@@ -15,7 +15,9 @@
    is the same text twice;
 5. ``edge_nonprose_head`` / ``edge_nonprose_tail``: short non-sentence lines
    before the first or after the last prose line of the body (section labels,
-   author names, related-story headlines, navigation). The body proper is the
+   author names, related-story headlines, navigation), except a short plain
+   sentence right after the last prose line, the story's closing line ("The
+   trial continues Monday."). The body proper is the
    span between the first and the last prose line; short lines inside it
    (sub-headings, list items) stay. When a long run of non-prose lines splits
    the text (lines already removed as furniture count towards the run; credits,
@@ -379,6 +381,9 @@ def _mark_edges(
     in_comment = {i for b in comment_blocks for i in blocks[b]}
     head_on, tail_on = compiled.enabled("edge_nonprose_head"), compiled.enabled("edge_nonprose_tail")
     minor_on = compiled.enabled("edge_minor_block")
+    # the line right after the story's last prose line may be its short closing sentence
+    after = next((i for i in alive if i > hi), None)
+    closing = after if after is not None and _closing_sentence(lines[after], n_words[after]) else None
     for i in alive:
         if i in in_comment:
             reason[i] = "comment_thread"
@@ -389,9 +394,20 @@ def _mark_edges(
             if head_on:
                 reason[i] = "edge_nonprose_head"
         elif i > hi or i not in in_kept_block:
-            if tail_on:
+            if tail_on and i != closing:
                 reason[i] = "edge_nonprose_tail"
     return split_by_removed or bool(comment_blocks)
+
+
+_CLOSING = re.compile(r"""^["“‘']?[A-Z][^|@#/:]*[a-z0-9][.!?]["'”’)]*$""")
+
+
+def _closing_sentence(line: str, n_words: int) -> bool:
+    """A short plain sentence right after the story's last prose line (its closing line): a
+    capital, then mostly lower-case words, a full stop, no link, handle or separator."""
+    if not 3 <= n_words < PROSE_MIN_WORDS or not _CLOSING.match(line):
+        return False
+    return sum(w[:1].isupper() for w in line.split()) * 2 <= n_words
 
 
 _DEFAULT_RULESET: RuleSet | None = None

@@ -328,10 +328,11 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"we (?:may )?(?:earn|receive) (?:a )?(?:small )?(?:commission|share) ).{0,200}",
         max_words=40,
     ),
-    CleaningRule(  # If you enjoyed this article, we have a proposition for you: ...; ... we have a small favour to ask
+    CleaningRule(  # If you enjoyed this article, we have a proposition for you: ...; we have a small favour to ask; Thanks for reading!
         "promo_reader_appeal", "promo",
         r"(?:if you (?:enjoyed|liked|value|appreciate) (?:this|our) (?:article|story|journalism|reporting|content)|"
-        r"(?:as|since|because) you'?re here,? (?:we|i)\b|we have a (?:small )?favou?r to ask)\b.{0,900}",
+        r"(?:as|since|because) you'?re here,? (?:we|i)\b|we have a (?:small )?favou?r to ask|"
+        r"thanks?(?: you)?(?: so much)? for (?:reading|watching|listening|visiting))\b.{0,900}",
         max_words=150,
     ),
     CleaningRule(  # Microsoft may earn an Affiliate Commission if you purchase something through recommended links

@@ -355,6 +355,19 @@ def test_credits_captions_and_ads_do_not_split_a_story():
     assert kept == STORY + [last]
 
 
+def test_a_short_closing_sentence_stays_but_trailing_furniture_goes():
+    # under six words it is not prose, yet right after the story it is the story's last line
+    for last in ["The trial continues Monday.", "Fine variant sentence here.", "“We will be back,” she said."]:
+        assert strip_boilerplate(STORY + [last], RULES)[0] == STORY + [last], last
+    for junk, rule in [("Thanks for reading!", "promo_reader_appeal"), ("More on this story.", "related_label"),
+                       ("Story Continues Below Here.", "edge_nonprose_tail"), ("Tags: budget council", "related_tags")]:
+        kept, removed = strip_boilerplate(STORY + [junk], RULES)
+        assert kept == STORY and removed[-1].rule == rule, junk
+    # only the line right after the story: a short sentence after an unknown short line is not its end
+    kept, removed = strip_boilerplate(STORY + ["Story Continues Below Here.", "The trial continues Monday."], RULES)
+    assert kept == STORY and [r.rule for r in removed] == ["edge_nonprose_tail", "edge_nonprose_tail"]
+
+
 def test_long_title_case_runs_are_not_prose():
     # another story's headline, a menu run together: long, but no punctuation and mostly capitalised
     assert not is_prose("Kevin McCarthy Threatens to Call ABC Execs before Congress If They Refuse to Answer Questions on Epstein Reporting")
