@@ -14,6 +14,7 @@ a killed run would hold the ``newsdedup-writer`` slot for good; ``is_temporary_a
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,22 @@ from contextlib import contextmanager
 from flows.process_guard import guard_descendants
 
 TEMPORARY_API_ENV = "NEWSDEDUP_PREFECT_TEMPORARY_API"
+# the CLI's log line format (flows/cli.py), for Prefect's own console handler in the task
+# runner's worker processes: one run's output in one format
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class _NoLinkToTemporaryServer(logging.Filter):
+    """Drops Prefect's "View at <url>" line when the url is a temporary server's: it is dead
+    once the command ends."""
+
+    def __init__(self, api_url: str) -> None:
+        super().__init__()
+        self.ui = api_url.removesuffix("/api")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("View at ") and self.ui in message)
 
 
 @contextmanager
@@ -44,13 +61,21 @@ def temporary_prefect_api() -> Iterator[None]:
     # cannot reach the internet here, also wrote to the server's SQLite file while the run
     # did and printed "database is locked" tracebacks over the run's output
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    formats = {"FORMAT": _LOG_FORMAT, "FLOW_RUN_FMT": _LOG_FORMAT.replace("%(message)s", "%(flow_run_name)s: %(message)s"),
+               "TASK_RUN_FMT": _LOG_FORMAT.replace("%(message)s", "%(task_run_name)s: %(message)s")}
+    for key, fmt in formats.items():  # read by the spawned workers' Prefect logging set-up
+        os.environ.setdefault(f"PREFECT_LOGGING_FORMATTERS_STANDARD_{key}", fmt)
     server = SubprocessASGIServer()
     server.start()  # registers its own stop at exit
     os.environ[TEMPORARY_API_ENV] = server.api_url
+    dead_link = _NoLinkToTemporaryServer(server.api_url)
+    flow_runs = logging.getLogger("prefect.flow_runs")
+    flow_runs.addFilter(dead_link)
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield
     finally:
+        flow_runs.removeFilter(dead_link)
         os.environ.pop(TEMPORARY_API_ENV, None)
 
 

@@ -95,3 +95,27 @@ def test_cli_prefect_passes_the_runs_options_to_the_flow_and_reports_like_a_loca
     assert query(db, "SELECT line, rule FROM removed_lines WHERE rule = 'puzzle_corner'") == [(puzzle, "puzzle_corner")]
     assert query(db, "SELECT reason FROM rejected_inputs WHERE source_uri LIKE '%long.txt'") == [("too_large",)]
 
+
+
+def test_cli_prefect_on_a_temporary_server_logs_in_one_format_without_dead_links(tmp_path: Path):
+    """With no Prefect server set up, `ingest --prefect` starts a temporary one: its "View at"
+    link would be dead once the command ends, so it is not printed, and the task runner's
+    worker processes log in the CLI's format, not in Prefect's own."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    samples = root / "samples"
+    run = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "ingest", str(samples), "--db", str(tmp_path / "news.duckdb"), "--prefect"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 3, run.stderr  # the samples carry first-time rejections
+    assert "Starting temporary server on http://127.0.0.1" in run.stderr
+    assert "Beginning flow run" in run.stderr and "identify-inputs" in run.stderr  # workers' task runs are logged
+    assert "View at" not in run.stderr
+    assert not [line for line in run.stderr.splitlines() if " | INFO " in line], run.stderr
+    assert "Prefect flow ingest" in run.stdout
