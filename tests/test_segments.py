@@ -152,7 +152,9 @@ def test_ctrl_c_while_workers_parse_prints_one_line_not_their_tracebacks(tmp_pat
     before they ignored it each printed a KeyboardInterrupt traceback above the error line."""
     from tests.conftest import synthetic_dumps
 
-    dumps = synthetic_dumps(tmp_path / "dumps", 4000, seed=11)
+    # enough dumps that the run is still parsing when the signal comes (1 s after the workers
+    # start): 4,000 were all stored within ~4 s, and on a fast machine before the signal
+    dumps = synthetic_dumps(tmp_path / "dumps", 12000, seed=11)
     db = tmp_path / "news.duckdb"
     cmd = [sys.executable, "-m", "flows.cli", "ingest", str(dumps), "--db", str(db), "-q", "--files-per-process", "0"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
