@@ -15,8 +15,8 @@
    is the same text twice;
 5. ``edge_nonprose_head`` / ``edge_nonprose_tail``: short non-sentence lines
    before the first or after the last prose line of the body (section labels,
-   author names, related-story headlines, navigation), except a short plain
-   sentence right after the last prose line, the story's closing line ("The
+   author names, related-story headlines, navigation), except short plain
+   sentences right after the last prose line, the story's closing lines ("The
    trial continues Monday."). The body proper is the
    span between the first and the last prose line; short lines inside it
    (sub-headings, list items) stay. When a long run of non-prose lines splits
@@ -381,9 +381,12 @@ def _mark_edges(
     in_comment = {i for b in comment_blocks for i in blocks[b]}
     head_on, tail_on = compiled.enabled("edge_nonprose_head"), compiled.enabled("edge_nonprose_tail")
     minor_on = compiled.enabled("edge_minor_block")
-    # the line right after the story's last prose line may be its short closing sentence
-    after = next((i for i in alive if i > hi), None)
-    closing = after if after is not None and _closing_sentence(lines[after], n_words[after]) else None
+    # the lines right after the story's last prose line may be its short closing sentences
+    closing: set[int] = set()
+    for i in (j for j in alive if j > hi):
+        if not _closing_sentence(lines[i], n_words[i]):
+            break
+        closing.add(i)
     for i in alive:
         if i in in_comment:
             reason[i] = "comment_thread"
@@ -394,7 +397,7 @@ def _mark_edges(
             if head_on:
                 reason[i] = "edge_nonprose_head"
         elif i > hi or i not in in_kept_block:
-            if tail_on and i != closing:
+            if tail_on and i not in closing:
                 reason[i] = "edge_nonprose_tail"
     return split_by_removed or bool(comment_blocks)
 
@@ -403,8 +406,9 @@ _CLOSING = re.compile(r"""^["“‘']?[A-Z][^|@#/:]*[a-z0-9][.!?]["'”’)]*$""
 
 
 def _closing_sentence(line: str, n_words: int) -> bool:
-    """A short plain sentence right after the story's last prose line (its closing line): a
-    capital, then mostly lower-case words, a full stop, no link, handle or separator."""
+    """A short plain sentence, which right after the story's last prose line is one of its
+    closing lines: a capital, then mostly lower-case words, a full stop, no link, handle or
+    separator."""
     if not 3 <= n_words < PROSE_MIN_WORDS or not _CLOSING.match(line):
         return False
     return sum(w[:1].isupper() for w in line.split()) * 2 <= n_words

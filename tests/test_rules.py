@@ -359,6 +359,8 @@ def test_a_short_closing_sentence_stays_but_trailing_furniture_goes():
     # under six words it is not prose, yet right after the story it is the story's last line
     for last in ["The trial continues Monday.", "Fine variant sentence here.", "“We will be back,” she said."]:
         assert strip_boilerplate(STORY + [last], RULES)[0] == STORY + [last], last
+    closing = ["The trial continues Monday.", "Minton denies all charges."]  # and several of them
+    assert strip_boilerplate(STORY + closing + ["Thanks for reading!"], RULES)[0] == STORY + closing
     for junk, rule in [("Thanks for reading!", "promo_reader_appeal"), ("More on this story.", "related_label"),
                        ("Story Continues Below Here.", "edge_nonprose_tail"), ("Tags: budget council", "related_tags")]:
         kept, removed = strip_boilerplate(STORY + [junk], RULES)
