@@ -269,18 +269,28 @@ def _db_flag(db_path: Path) -> str:
 @app.command()
 def clean(
     file: str = typer.Argument(..., help="A raw text dump or an HTML page (.html/.htm or sniffed), or - for standard input."),
-    source: Optional[str] = typer.Option(None, help="Source name (selects per-source rules)."),
+    source: Optional[str] = typer.Option(None, help="Source name (selects per-source rules); default: the file's folder name."),
     rules: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="TOML file of extra or per-source cleaning rules."),
 ) -> None:
     """Parse and clean one dump or HTML page; print the article as JSON (title, dateline, byline, paragraphs, captions, removed lines and the rule that removed each).
 
-    Nothing is written. Exit code 0: parsed; 1: the input is rejected (empty, binary...);
-    2: no such file or a bad rules file. Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
+    Nothing is written. The built-in rules and --rules apply; learned boilerplate does not (it
+    is learned per source from a store's articles, and ingest removes it), nor does ingest's
+    source naming (the first folder under the path ingest was given): pass --source to match
+    it. JSONL exports, archives and WARC files hold many articles: ingest them, then query
+    removed_lines. Exit code 0: parsed; 1: the input is rejected (empty, binary...);
+    2: no such file, a file of many articles, or a bad rules file.
+    Example: `newsdedup clean ../shared/seeds/000_46533de79367e8f6.txt`
     """
+    from flows.sources import container_kind
     from parsers.article import RawArticle, Rejected
     from parsers.dump import parse_raw
     from parsers.rules import RuleSet, load_rules
 
+    if file != "-" and (kind := container_kind(file)):
+        what = {"jsonl": "a JSONL export", "warc": "a WARC file"}.get(kind, f"a {kind} archive")
+        _fail(f"{file} is {what}, which holds many articles; clean takes one dump or HTML page. "
+              f"Ingest it (newsdedup ingest {file}) and query removed_lines.", EXIT_USAGE)
     try:
         payload = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as e:

@@ -110,6 +110,12 @@ _GLOB_MAGIC = ("*", "?", "[")
 _RECORD_STR_FIELDS = ("title", "body", "text", "url", "source", "html", "final_url")
 
 
+def container_kind(name: str) -> str | None:
+    """'zip', 'tar', 'jsonl' or 'warc' for a file name that holds many articles, else None."""
+    kind = _kind_of(name)
+    return kind if kind in ("zip", "tar", "jsonl", "warc") else None
+
+
 def _kind_of(name: str) -> str:
     low = name.lower()
     if low.endswith(".zip"):
@@ -323,7 +329,7 @@ def input_files(paths: list[str], source: str | None = None) -> Iterator[InputFi
 
 def is_container(found: InputFile) -> bool:
     """True for a file that holds many items (zip, tar, JSONL, WARC), False for one dump or page."""
-    return _kind_of(found.path) in ("zip", "tar", "jsonl", "warc")
+    return container_kind(found.path) is not None
 
 
 def read_input_file(found: InputFile, source: str | None = None, max_bytes: int = MAX_BYTES) -> Iterator[RawArticle | Rejection]:

@@ -118,6 +118,19 @@ def test_clean_prints_the_parsed_seed(seed_bytes: bytes, tmp_path: Path):
     assert any("“stun the whole world" in p for p in doc["paragraphs"])
 
 
+def test_clean_refuses_a_file_of_many_articles_and_says_to_ingest_it(tmp_path: Path):
+    # before, a JSONL export came out as one article titled with its first JSON line, and an
+    # archive was "rejected: binary"
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"title": "Council vote", "body": "The council voted."}\n')
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    for path, what in [(export, "a JSONL export"), (bundle, "a zip archive")]:
+        result = run("clean", str(path))
+        assert result.exit_code == 2
+        assert f"is {what}, which holds many articles" in result.output and f"newsdedup ingest {path}" in result.output
+
+
 def test_sql_is_read_only_and_formats(dump_dir: Path, tmp_path: Path):
     db = tmp_path / "news.duckdb"
     run("ingest", str(dump_dir), "--db", str(db), "--workers", "0", "-q")
