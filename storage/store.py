@@ -434,7 +434,7 @@ def _connect_checked(
         if current < latest_version() and not older_ok:
             raise StoreError(
                 f"store {path} is at schema version {current} and needs migrating to "
-                f"{latest_version()}; open it once read-write (e.g. run an ingest)."
+                f"{latest_version()}: run `newsdedup upgrade --db {path}` (or any ingest into it) once."
             )
     except duckdb.Error as exc:
         con.close()

@@ -185,3 +185,25 @@ def test_v10_rebuilds_articles_without_keys_keeping_rows_order_and_comments(inge
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "45.7 MiB"
     finally:
         con.close()
+
+
+def test_upgrade_command_migrates_an_old_store_for_the_read_only_commands(ingested_samples, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    old = store_at_version(9, ingested_samples, tmp_path / "old.duckdb")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["stories", "--db", str(old)])
+    assert refused.exit_code == 1 and f"run `newsdedup upgrade --db {old}`" in refused.output
+    upgraded = runner.invoke(app, ["upgrade", "--db", str(old)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"schema version 9 → {latest_version()}" in upgraded.output
+    again = runner.invoke(app, ["upgrade", "--db", str(old)])
+    assert again.exit_code == 0 and "up to date" in again.output
+    shown = runner.invoke(app, ["stories", "--db", str(old)])
+    assert shown.exit_code == 0, shown.output
+    con = duckdb.connect(str(old), read_only=True)
+    assert con.execute("SELECT count(*) FROM articles").fetchall()[0][0] > 0
+    con.close()
+    assert runner.invoke(app, ["upgrade", "--db", str(tmp_path / "missing.duckdb")]).exit_code == 1
