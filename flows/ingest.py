@@ -94,7 +94,10 @@ def store_batch(run: IngestRun, signed: SignedBatch | None, rejections: list[Rej
         "rejected": len(batch.rejections),
         "merged": len(batch.merges),
     }
-    get_run_logger().info("batch committed: %s", counts)
+    get_run_logger().info(
+        "batch committed: %d new (%d exact dups, %d near dups), %d rejected, %d clusters merged",
+        counts["new"], counts["exact_dups"], counts["near_dups"], counts["rejected"], counts["merged"],
+    )
     return counts
 
 

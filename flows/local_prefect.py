@@ -49,6 +49,10 @@ def temporary_prefect_api() -> Iterator[None]:
     log and event workers have sent what they hold (stopped earlier, they retried for about
     80 s against the stopped server).
     """
+    # Prefect's client telemetry, set up when prefect is first imported (so before that): a
+    # CLI run has nothing to report, and its first-run notice printed three unprefixed lines
+    # over the run's output
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     guard_descendants()
