@@ -195,6 +195,14 @@ DEFAULT_RULES: tuple[CleaningRule, ...] = (
         r"(?:image|media|video) (?:source|copyright)\s*[,:]?\s*.{0,100}",
         max_words=14,
     ),
+    CleaningRule(  # Marta Lindqvist/Coastline Wire, Jane Doe / The Daily Herald: a name, a slash, an outlet
+        "photo_credit_name_slash_outlet", "photo_credit",
+        r"(?:[A-Z][\w'.-]*\s+){1,3}[A-Z][\w'.-]*\s*/\s*(?:The\s+)?[A-Z][\w'.&-]*(?:\s+(?:[A-Z][\w'.&-]*|of|for|and|&)){0,5}\.?",
+        max_words=11, ignore_case=False,
+    ),
+    CleaningRule(  # Courtesy of the Northgate Museum; Courtesy the family (a credit line on its own)
+        "photo_credit_courtesy", "photo_credit", r"courtesy(?: of)?\s+[^.,;:!?]{1,60}\.?", max_words=9,
+    ),
     CleaningRule("photo_credit_file_photo", "photo_credit", r"[(\[]?(?:a |an )?(?:file|stock) (?:photo|image|picture)[)\]]?\.?"),
     CleaningRule(  # Above: A WeWork coworking space..., Pictured: ..., Image caption ...
         "caption_label", "caption",

@@ -370,6 +370,18 @@ def test_a_short_closing_sentence_stays_but_trailing_furniture_goes():
     assert kept == STORY and [r.rule for r in removed] == ["edge_nonprose_tail", "edge_nonprose_tail"]
 
 
+def test_name_slash_outlet_and_courtesy_lines_are_photo_credits():
+    for line, rule in [("Marta Lindqvist/Coastline Wire", "photo_credit_name_slash_outlet"),
+                       ("Jane Doe / The Daily Herald", "photo_credit_name_slash_outlet"),
+                       ("Courtesy of the Northgate Museum", "photo_credit_courtesy")]:
+        kept, removed = strip_boilerplate(STORY[:1] + [line] + STORY[1:], RULES)
+        assert kept == STORY and [(r.rule, r.kind) for r in removed] == [(rule, "photo_credit")], line
+    # prose and lower-case pairs with a slash stay
+    for line in ["Courtesy of the council, the park reopened on Monday after the repairs were done.",
+                 "The city/state budget", "Revenue rose in the first/second quarter of the year, the company said."]:
+        assert strip_boilerplate(STORY[:1] + [line] + STORY[1:], RULES)[0] == STORY[:1] + [line] + STORY[1:], line
+
+
 def test_long_title_case_runs_are_not_prose():
     # another story's headline, a menu run together: long, but no punctuation and mostly capitalised
     assert not is_prose("Kevin McCarthy Threatens to Call ABC Execs before Congress If They Refuse to Answer Questions on Epstein Reporting")
@@ -419,7 +431,7 @@ kind = "promo"
 pattern = "Subscribers only.*"
 
 [source."breitbart"]
-disable = ["related", "photo_credit_agency_slash"]
+disable = ["related", "photo_credit_agency_slash", "photo_credit_name_slash_outlet"]
 
 [[source."breitbart".rule]]
 name = "bb_footer"
@@ -439,7 +451,7 @@ def test_load_rules_per_source(tmp_path):
     assert bb.match("Subscribers only: read on", 0, 10).name == "paywall_notice"
     assert default.match("Read more: other story", 0, 10).name == "related_read_more"
     assert bb.match("Read more: other story", 0, 10) is None  # kind "related" disabled
-    assert bb.match("Abid Katib/Getty Images", 0, 10) is None
+    assert bb.match("Abid Katib/Getty Images", 0, 10) is None  # both rules that take it disabled
     # tail scope: only among the last 3 lines
     assert bb.match("Breitbart News comment policy applies", 9, 10).name == "bb_footer"
     assert bb.match("Breitbart News comment policy applies", 2, 10) is None
