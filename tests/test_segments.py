@@ -130,7 +130,8 @@ def test_ctrl_c_stops_a_segmented_run_as_interrupted_and_leaves_no_process(tmp_p
     db = tmp_path / "news.duckdb"
     cmd = [sys.executable, "-m", "flows.cli", "ingest", str(SAMPLES), "--db", str(db), "-q",
            "--files-per-process", "3", "--batch-size", "2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=_sigint_as_in_a_terminal)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not _segment_children(proc.pid):
         time.sleep(0.05)
@@ -152,12 +153,11 @@ def test_ctrl_c_while_workers_parse_prints_one_line_not_their_tracebacks(tmp_pat
     before they ignored it each printed a KeyboardInterrupt traceback above the error line."""
     from tests.conftest import synthetic_dumps
 
-    # enough dumps that the run is still parsing when the signal comes (1 s after the workers
-    # start): 4,000 were all stored within ~4 s, and on a fast machine before the signal
-    dumps = synthetic_dumps(tmp_path / "dumps", 12000, seed=11)
+    dumps = synthetic_dumps(tmp_path / "dumps", 4000, seed=11)  # ~4 s of run; the signal comes at ~1.6 s
     db = tmp_path / "news.duckdb"
     cmd = [sys.executable, "-m", "flows.cli", "ingest", str(dumps), "--db", str(db), "-q", "--files-per-process", "0"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=_sigint_as_in_a_terminal)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_group_members(proc.pid)) < 3:  # the CLI and its two workers
         time.sleep(0.05)
@@ -168,6 +168,13 @@ def test_ctrl_c_while_workers_parse_prints_one_line_not_their_tracebacks(tmp_pat
     assert err.startswith("error: interrupted") and "Traceback" not in err, err
     time.sleep(0.5)
     assert not _group_members(proc.pid)
+
+
+def _sigint_as_in_a_terminal() -> None:
+    """The CLI under test gets Ctrl-C's default disposition, as in a terminal, whatever this
+    process inherited: a test run started in the background of a non-interactive shell
+    (`cmd &`) ignores SIGINT, and so did every process it started (the run finished, exit 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _segment_children(pid: int) -> list[int]:
