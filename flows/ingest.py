@@ -37,6 +37,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.input_refs import ItemRef, identify, item_id, read_refs, read_units
@@ -184,6 +185,8 @@ def ingest(
 
     Returns:
         The run summary as a dict (also published as the `ingest-summary` table artifact).
+        A run that rejected inputs for the first time ends in a Completed state named
+        "Partial" carrying that dict.
     """
     logger = get_run_logger()
     settings = IngestSettings(
@@ -237,7 +240,15 @@ def ingest(
         key="ingest-stories",
         description=f"largest stories that run {summary.run_id} added articles to",
     )
-    return {row["metric"]: row["value"] for row in table}
+    result = {row["metric"]: row["value"] for row in table}
+    if summary.status == "partial":
+        # still a completed run (its batches are stored), but the UI and the API say it was
+        # partial, as the CLI's exit code 3 does; calling the flow still returns the summary
+        return Completed(
+            name="Partial", data=result,
+            message=f"{summary.rejected_new} input(s) rejected for the first time: see rejected_inputs",
+        )
+    return result
 
 
 def stories_markdown(run_id: str, stories: list[dict[str, object]]) -> str:

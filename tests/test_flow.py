@@ -32,6 +32,17 @@ def test_flow_writes_the_same_database_as_the_cli(prefect_backend, dump_dir: Pat
 
     assert snapshot(flow_db) == snapshot(cli_db)
 
+    # the first run recorded 2 rejections: a completed run named Partial (exit code 3 in the
+    # CLI); the same inputs again record none, and the run is plainly Completed
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+    first = next(r for r in runs if r.parameters.get("db_path") == str(flow_db))
+    assert first.state.is_completed() and first.state.name == "Partial"
+    assert "2 input(s) rejected for the first time" in first.state.message
+    client_state = ingest([str(dump_dir)], db_path=str(flow_db), batch_size=2, return_state=True)
+    assert client_state.is_completed() and client_state.name == "Completed"
+    assert client_state.result()["already stored"] == 4
+
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
     table = next(a for a in artifacts if a.key == "ingest-summary")
