@@ -315,7 +315,7 @@ def out_of_memory_message(path: str | Path, exc: BaseException) -> str:
     what = out_of_memory_detail(exc)
     fixed = user_memory_budget()
     if fixed:
-        advice = f"within NEWSDEDUP_DUCKDB_MEMORY={fixed}: raise it, or unset it for a budget that grows with the store"
+        advice = f"within NEWSDEDUP_DUCKDB_MEMORY={fixed}: raise it, or unset it for newsdedup's own budget, which a look-up that does not fit raises"
     else:
         advice = (
             f"beyond the budget newsdedup gives DuckDB (a writer: {WRITER_MEMORY_MB} MB; "
@@ -375,7 +375,7 @@ def open_store(
             raise StoreError(f"cannot create the folder of {path}: {exc.strerror or exc}; pass --db with another path.") from None
     con = _connect_checked(path, False, snapshot_fallback=False, older_ok=True)
     try:
-        if apply_migrations(con) and not user_memory_budget():
+        if apply_migrations(con):  # a rebuilt articles table no longer needs its index room
             set_memory_limit(con, memory_limit(writer=True, keyed_articles=_keyed_articles(con)))
     except duckdb.Error as exc:
         con.close()
